@@ -1,0 +1,18 @@
+export { TaskTimeoutError, DrainTimeoutError } from './errors.ts'
+export { backgroundTasks } from './middleware.ts'
+export { drainTasks, pendingTasks } from './registry.ts'
+export type { DrainOptions, DrainResult, PendingTask } from './registry.ts'
+export { addTask } from './add-task.ts'
+export { task } from './task.ts'
+export type {
+  BackgroundTasks,
+  BackgroundTasksEnv,
+  BackgroundTasksOptions,
+  Task,
+  TaskContext,
+  TaskEndInfo,
+  TaskFunction,
+  TaskInfo,
+  TaskOptions,
+  TaskOutcome,
+} from './types.ts'

@@ -1,0 +1,79 @@
+import type { Context, MiddlewareHandler } from 'hono'
+import { watchResponse } from './finished.ts'
+import { findLifetime } from './lifetime.ts'
+import { type ResolvedOptions, resolveOptions } from './options.ts'
+import { track } from './registry.ts'
+import { runTasks } from './run.ts'
+import { recordWork } from './settled.ts'
+import { TaskList } from './tasks.ts'
+import type { BackgroundTasksEnv, BackgroundTasksOptions } from './types.ts'
+
+/**
+ * Hands the list's work to whoever keeps it alive, once, and returns the response to send.
+ * `canWrap` is true while the response has not left the middleware yet.
+ */
+const handOff = async (c: Context, list: TaskList, options: ResolvedOptions, res: Response | undefined, canWrap: boolean): Promise<Response | undefined> => {
+  list.onAdd = undefined
+  const lifetime = findLifetime(c, options.waitUntil)
+  if (lifetime.kind === 'before-response') {
+    // AWS Lambda freezes once it has replied: the client waits for the tasks rather than lose them.
+    await runTasks(list)
+    return res
+  }
+  const { response, finished, wrapped } = watchResponse(c, res, canWrap)
+  const work = finished.then(() => runTasks(list))
+  if (response) recordWork(response, work, wrapped)
+  if (lifetime.kind === 'in-process') {
+    track(list, work)
+  } else {
+    try {
+      lifetime.waitUntil(work)
+    } catch (error) {
+      // The tasks still run; only their lifetime is not guaranteed.
+      console.error(`[background-tasks] waitUntil from ${lifetime.source} threw; the tasks run without it:`, error)
+    }
+  }
+  return response
+}
+
+/**
+ * Runs work after the response: `c.var.tasks.add(fn, ...args)` in a handler, and the client
+ * does not wait. Mount it first so that it sees the final response.
+ * @example
+ * const app = new Hono<BackgroundTasksEnv>()
+ * app.use(backgroundTasks())
+ * app.post('/register', (c) => {
+ *   c.var.tasks.add(sendWelcomeEmail, 'ada@example.com')
+ *   return c.json({ ok: true }, 201)
+ * })
+ */
+export const backgroundTasks = (options?: BackgroundTasksOptions): MiddlewareHandler<BackgroundTasksEnv> => {
+  const resolved = resolveOptions(options)
+  return async function backgroundTasks(c, next) {
+    const list = new TaskList(c, resolved)
+    c.set('tasks', list)
+    let thrown: { error: unknown } | undefined
+    try {
+      await next()
+    } catch (error) {
+      thrown = { error }
+    }
+    // Hono's compose turns an Error thrown by the handler into c.error plus app.onError's response.
+    list.handlerFailed = thrown !== undefined || c.error !== undefined
+    const res = thrown ? undefined : c.res
+    if (list.size > 0) {
+      const response = await handOff(c, list, resolved, res, true)
+      if (response && response !== res) {
+        // Clear first: assigning over an existing c.res would copy it into yet another Response.
+        c.res = undefined
+        c.res = response
+      }
+    } else {
+      // Tasks added after the handler returned (inside a stream callback) are handed off then.
+      list.onAdd = () => {
+        handOff(c, list, resolved, res, false).catch((error: unknown) => console.error('[background-tasks] could not hand off late tasks:', error))
+      }
+    }
+    if (thrown) throw thrown.error
+  }
+}

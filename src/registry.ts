@@ -1,0 +1,91 @@
+import { DrainTimeoutError } from './errors.ts'
+import { describeRequest } from './options.ts'
+import type { TaskList } from './tasks.ts'
+import { checkOptionsObject, checkTimeout } from './validate.ts'
+
+/** A task the in-process runner has not finished yet. */
+export interface PendingTask {
+  /** The task's name. */
+  readonly name: string
+  /** `waiting` for its response to finish or its turn, or `running`. */
+  readonly state: 'waiting' | 'running'
+  /** The request that added it, as `METHOD /path`. */
+  readonly request: string
+}
+
+/** What `drainTasks()` saw: the tasks that finished while it waited, and those that did not, by name. */
+export interface DrainResult {
+  /** Names of tasks that settled (succeeded or failed for good) during the drain. */
+  readonly finished: string[]
+  /** Names of tasks still waiting or running at the deadline. */
+  readonly unfinished: string[]
+}
+
+/** Options of `drainTasks()`. */
+export interface DrainOptions {
+  /** Milliseconds to wait before giving up, or `false` to wait for everything. @default 10_000 */
+  timeout?: number | false
+}
+
+const inProcess = new Map<TaskList, Promise<void>>()
+
+/** Keeps a request's work in the registry until it settles. */
+export const track = (list: TaskList, work: Promise<void>): void => {
+  inProcess.set(list, work)
+  work.then(() => inProcess.delete(list))
+}
+
+/**
+ * Lists the work the in-process runner (Node, Bun, Deno) still holds, oldest request first.
+ * @example
+ * console.log(pendingTasks().map((t) => `${t.name} (${t.state})`))
+ */
+export const pendingTasks = (): PendingTask[] => {
+  const pending: PendingTask[] = []
+  for (const list of inProcess.keys()) {
+    for (const entry of list.entries) {
+      if (entry.state === 'waiting' || entry.state === 'running') {
+        pending.push({ name: entry.name, state: entry.state, request: describeRequest(list.c) })
+      }
+    }
+  }
+  return pending
+}
+
+/**
+ * Waits for all in-process background work, including work of requests still in flight, up to a
+ * deadline. At the deadline the running tasks' signals are aborted; nothing else is cancelled.
+ * @example
+ * const { unfinished } = await drainTasks({ timeout: 10_000 })
+ * if (unfinished.length) console.error('not finished:', unfinished.join(', '))
+ */
+export const drainTasks = async (options: DrainOptions = {}): Promise<DrainResult> => {
+  checkOptionsObject('drainTasks', options, ['timeout'])
+  const { timeout = 10_000 } = options
+  checkTimeout('drainTasks', 'timeout', timeout)
+  const seen = new Set<TaskList>()
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const deadline = new Promise<'deadline'>((resolve) => {
+    if (timeout !== false) timer = setTimeout(resolve, timeout, 'deadline')
+  })
+  try {
+    while (inProcess.size > 0) {
+      for (const list of inProcess.keys()) seen.add(list)
+      if ((await Promise.race([Promise.all(inProcess.values()), deadline])) === 'deadline') break
+    }
+  } finally {
+    clearTimeout(timer)
+  }
+  const finished: string[] = []
+  const unfinished: string[] = []
+  for (const list of seen) {
+    for (const entry of list.entries) {
+      if (entry.state === 'done') finished.push(entry.name)
+      else if (entry.state !== 'skipped') {
+        unfinished.push(entry.name)
+        entry.controller?.abort(new DrainTimeoutError(entry.name))
+      }
+    }
+  }
+  return { finished, unfinished }
+}

@@ -1,0 +1,133 @@
+import type { Context } from 'hono'
+
+/**
+ * What a task sees as `this` while it runs. Declare it as the first parameter of a `function`
+ * (arrow functions cannot): `async function sendEmail(this: TaskContext, to: string) {}`.
+ */
+export interface TaskContext {
+  /** The task's name: `task()`'s `name`, or the function's own name. */
+  readonly name: string
+  /** 1 for the first try, 2 for the first retry, and so on. */
+  readonly attempt: number
+  /** Aborted when the attempt times out or a drain gives up on it. Pass it to `fetch()`. */
+  readonly signal: AbortSignal
+}
+
+/** Any function can be a task; its parameters decide what `add()` accepts after it. */
+// biome-ignore lint/suspicious/noExplicitAny: `any` keeps parameter inference bivariant for user functions.
+export type TaskFunction<Args extends any[] = any[]> = (this: TaskContext, ...args: Args) => unknown
+
+/** Options for one task, given with `task(fn, options)`. Unset ones come from the middleware. */
+export interface TaskOptions {
+  /** Name used in hooks, logs and errors. @default the function's name, or `anonymous` */
+  name?: string
+  /** Milliseconds an attempt may run before it is aborted and reported, or `false` for no limit. */
+  timeout?: number | false
+  /** How many times to try again after a failure or a timeout. */
+  retries?: number
+  /** Milliseconds to wait before retry `attempt` (2, 3, ...), or a function computing them. */
+  retryDelay?: number | ((attempt: number, error: unknown) => number)
+  /** Run this task even when the handler threw (failure emails, audit logs). @default false */
+  always?: boolean
+}
+
+/** A function bundled with its own options; pass it to `add()` like the function itself. */
+// biome-ignore lint/suspicious/noExplicitAny: see TaskFunction.
+export interface Task<Args extends any[] = any[]> {
+  readonly fn: TaskFunction<Args>
+  readonly options: Readonly<TaskOptions> & { readonly name: string }
+}
+
+/** How an attempt ended. `skipped` means it never ran: the handler threw and it was not `always`. */
+export type TaskOutcome = 'success' | 'error' | 'timeout' | 'skipped'
+
+/** A task as hooks and `onError` see it. */
+export interface TaskInfo {
+  /** The task's name. */
+  readonly name: string
+  /** The attempt this report is about (0 for a skipped task). */
+  readonly attempt: number
+  /** The arguments it was added with. */
+  readonly args: readonly unknown[]
+}
+
+/** What `onTaskEnd` receives once an attempt is over. */
+export interface TaskEndInfo extends TaskInfo {
+  /** How the attempt ended. */
+  readonly outcome: TaskOutcome
+  /** Milliseconds the attempt ran (0 for a skipped task). */
+  readonly duration: number
+  /** What the attempt threw or rejected with, for `error` and `timeout`. */
+  readonly error?: unknown
+  /** Whether another attempt will follow this one. */
+  readonly willRetry: boolean
+}
+
+/** Options of the `backgroundTasks()` middleware. */
+export interface BackgroundTasksOptions {
+  /**
+   * How many tasks of one request run at the same time. 1 runs them one after another in the
+   * order they were added.
+   * @default 1
+   */
+  concurrency?: number
+  /**
+   * Milliseconds one attempt may run before its signal is aborted and it is reported as a
+   * `timeout`, or `false` for no limit. The default leaves room inside the ~30 s Cloudflare
+   * grants after the response.
+   * @default 25_000
+   */
+  timeout?: number | false
+  /** Retries after a failed or timed-out attempt. @default 0 */
+  retries?: number
+  /**
+   * Milliseconds before retry number `attempt - 1`, or a function of the attempt and the error.
+   * @default (attempt) => 100 * 2 ** (attempt - 2), capped at 10 s
+   */
+  retryDelay?: number | ((attempt: number, error: unknown) => number)
+  /**
+   * The most tasks one request may add, nested ones included. One more throws at `add()`.
+   * @default 100
+   */
+  maxTasks?: number
+  /**
+   * Called once per task that failed for good (after its last retry), with the request's context.
+   * @default logs the task's name, the request and the error with `console.error`
+   */
+  onError?: (error: unknown, task: TaskInfo, c: Context) => void | Promise<void>
+  /** Called when an attempt starts. */
+  onTaskStart?: (task: TaskInfo, c: Context) => void | Promise<void>
+  /** Called when an attempt ends, whatever the outcome, and once for each skipped task. */
+  onTaskEnd?: (task: TaskEndInfo, c: Context) => void | Promise<void>
+  /**
+   * Print a line per finished attempt: name, outcome, duration, request. `true` uses `console.log`.
+   * @default false
+   */
+  log?: boolean | ((line: string) => void)
+  /**
+   * Keeps the request's work alive where the platform is not detected. Called once per request
+   * that has tasks, with a promise that never rejects.
+   * @default detected per request: `c.executionCtx`, Netlify, Vercel, else the in-process runner
+   */
+  waitUntil?: (promise: Promise<void>, c: Context) => void
+}
+
+/** `c.var.tasks`: the tasks of the current request. */
+export interface BackgroundTasks {
+  /**
+   * Run `fn(...args)` after the response is finished. The arguments are checked against `fn`.
+   * @example
+   * c.var.tasks.add(sendWelcomeEmail, user.email)
+   */
+  // biome-ignore lint/suspicious/noExplicitAny: see TaskFunction.
+  add<Args extends any[]>(fn: TaskFunction<Args> | Task<Args>, ...args: Args): void
+  /** How many tasks this request has added so far. */
+  readonly size: number
+}
+
+/** Types `c.var.tasks`: `new Hono<BackgroundTasksEnv>()`, or intersect it with your own Env. */
+export type BackgroundTasksEnv = {
+  Variables: {
+    tasks: BackgroundTasks
+  }
+}
