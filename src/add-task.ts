@@ -11,7 +11,9 @@ import type { BackgroundTasks, Task, TaskFunction } from './types.ts'
 export const addTask = <Args extends any[]>(c: Context, fn: TaskFunction<Args> | Task<Args>, ...args: Args): void => {
   const tasks = c.get('tasks') as BackgroundTasks | undefined
   if (typeof tasks?.add !== 'function') {
-    throw new Error(`addTask: backgroundTasks() is not mounted for ${c.req.method} ${c.req.path}; add \`app.use(backgroundTasks())\` before this route`)
+    throw new Error(
+      `addTask: backgroundTasks() is not mounted for ${c.req.method} ${c.req.path}; add \`app.use(backgroundTasks())\` before this route`,
+    )
   }
   tasks.add(fn, ...args)
 }

@@ -1,8 +1,8 @@
-export { TaskTimeoutError, DrainTimeoutError } from './errors.ts'
-export { backgroundTasks } from './middleware.ts'
-export { drainTasks, pendingTasks } from './registry.ts'
-export type { DrainOptions, DrainResult, PendingTask } from './registry.ts'
 export { addTask } from './add-task.ts'
+export { DrainTimeoutError, TaskTimeoutError } from './errors.ts'
+export { backgroundTasks } from './middleware.ts'
+export type { DrainOptions, DrainResult, PendingTask } from './registry.ts'
+export { drainTasks, pendingTasks } from './registry.ts'
 export { task } from './task.ts'
 export type {
   BackgroundTasks,

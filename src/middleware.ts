@@ -12,7 +12,13 @@ import type { BackgroundTasksEnv, BackgroundTasksOptions } from './types.ts'
  * Hands the list's work to whoever keeps it alive, once, and returns the response to send.
  * `canWrap` is true while the response has not left the middleware yet.
  */
-const handOff = async (c: Context, list: TaskList, options: ResolvedOptions, res: Response | undefined, canWrap: boolean): Promise<Response | undefined> => {
+const handOff = async (
+  c: Context,
+  list: TaskList,
+  options: ResolvedOptions,
+  res: Response | undefined,
+  canWrap: boolean,
+): Promise<Response | undefined> => {
   list.onAdd = undefined
   const lifetime = findLifetime(c, options.waitUntil)
   if (lifetime.kind === 'before-response') {
@@ -71,7 +77,9 @@ export const backgroundTasks = (options?: BackgroundTasksOptions): MiddlewareHan
     } else {
       // Tasks added after the handler returned (inside a stream callback) are handed off then.
       list.onAdd = () => {
-        handOff(c, list, resolved, res, false).catch((error: unknown) => console.error('[background-tasks] could not hand off late tasks:', error))
+        handOff(c, list, resolved, res, false).catch((error: unknown) =>
+          console.error('[background-tasks] could not hand off late tasks:', error),
+        )
       }
     }
     if (thrown) throw thrown.error
