@@ -1,6 +1,23 @@
 import { cloudflareTest } from '@cloudflare/vitest-plugin'
 import { defineConfig } from 'vitest/config'
 
+// Vitest 5's reporter uses Map.groupBy (Node 21+) to print failures; these machines run Node 20.
+if (typeof Map.groupBy !== 'function') {
+  Object.defineProperty(Map, 'groupBy', {
+    value: <K, T>(items: Iterable<T>, key: (item: T, index: number) => K) => {
+      const groups = new Map<K, T[]>()
+      let index = 0
+      for (const item of items) {
+        const k = key(item, index++)
+        const group = groups.get(k)
+        if (group) group.push(item)
+        else groups.set(k, [item])
+      }
+      return groups
+    },
+  })
+}
+
 // One project per runtime. Workers code runs inside workerd through the Cloudflare plugin,
 // one project per wrangler config.
 export default defineConfig({

@@ -1,0 +1,207 @@
+/**
+ * The behaviour suite: DESIGN.md's semantics as scenarios against the scenario app, through any
+ * `fetch` (app.request in-process, a real socket, another runtime's process). No clocks: a test
+ * proves "the client did not wait" by holding a gate closed until after it has the whole body.
+ */
+import { describe, expect, it } from 'vitest'
+
+/** How the suite reaches a server that serves `createScenarioApp()`. */
+export interface Target {
+  fetch(path: string, init?: RequestInit): Promise<Response>
+}
+
+let counter = 0
+const newRun = (): string => `r${Date.now().toString(36)}${(counter++).toString(36)}${Math.random().toString(36).slice(2, 6)}`
+
+/** Polls the recorded events until `done` holds; the test's own timeout bounds it. */
+const waitFor = async (target: Target, run: string, done: (events: string[]) => boolean): Promise<string[]> => {
+  for (;;) {
+    const events = await eventsOf(target, run)
+    if (done(events)) return events
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+const eventsOf = async (target: Target, run: string): Promise<string[]> => (await target.fetch(`/_/events/${run}`)).json()
+
+const open = async (target: Target, run: string, gate: string): Promise<void> => {
+  const res = await target.fetch(`/_/open/${run}/${gate}`, { method: 'POST' })
+  expect(res.status).toBe(204)
+}
+
+const has = (event: string) => (events: string[]) => events.includes(event)
+
+/** Registers the behaviour scenarios against `target()` (called inside each test). */
+export const behaviourSuite = (target: () => Target): void => {
+  describe('behaviour', () => {
+    it('gives the client the whole response while its task is still pending (1, 2)', async () => {
+      const run = newRun()
+      const res = await target().fetch(`/handoff/${run}`)
+      expect(await res.json()).toEqual({ ok: true, size: 1 })
+      const before = await eventsOf(target(), run)
+      expect(before).not.toContain('task:end')
+      expect(before[0]).toBe('handler')
+      await open(target(), run, 'g')
+      expect(await waitFor(target(), run, has('task:end'))).toEqual(['handler', 'task:start', 'task:end'])
+    })
+
+    it('calls nothing while the handler is still running (1)', async () => {
+      const run = newRun()
+      const pending = target().fetch(`/slow-handler/${run}`)
+      await waitFor(target(), run, has('handler:waiting'))
+      expect(await eventsOf(target(), run)).toEqual(['handler:waiting'])
+      await open(target(), run, 'h')
+      expect(await (await pending).text()).toBe('ok')
+      const events = await waitFor(target(), run, has('task:end'))
+      expect(events).toEqual(['handler:waiting', 'handler:returns', 'task:start', 'task:end'])
+    })
+
+    it('runs tasks one after another in the order added (4)', async () => {
+      const run = newRun()
+      await (await target().fetch(`/order/${run}`)).text()
+      await waitFor(target(), run, has('a:start'))
+      expect(await eventsOf(target(), run)).toEqual(['a:start'])
+      await open(target(), run, 'g')
+      expect(await waitFor(target(), run, has('c:end'))).toEqual(['a:start', 'a:end', 'b:start', 'b:end', 'c:start', 'c:end'])
+    })
+
+    it('overlaps tasks with concurrency 2, and starts the third only when one finishes (4)', async () => {
+      const run = newRun()
+      await (await target().fetch(`/concurrency/${run}`)).text()
+      const started = await waitFor(target(), run, (e) => e.includes('a:start') && e.includes('b:start'))
+      expect(started).not.toContain('c:start')
+      await open(target(), run, 'a')
+      const events = await waitFor(target(), run, has('c:end'))
+      expect(events.indexOf('c:start')).toBeGreaterThan(events.indexOf('a:end'))
+      expect(events).not.toContain('b:end')
+      await open(target(), run, 'b')
+      await waitFor(target(), run, has('b:end'))
+    })
+
+    it('keeps going after tasks that throw, reject or throw a non-Error, and reports each to onError (5)', async () => {
+      const run = newRun()
+      await (await target().fetch(`/failure/${run}`)).text()
+      const events = await waitFor(target(), run, has('ok:end'))
+      expect(events.filter((e) => e.startsWith('onError:'))).toEqual([
+        'onError:throwsSync:1:Error: sync boom',
+        'onError:rejects:1:TypeError: async boom',
+        'onError:throwsString:1:a string',
+      ])
+      expect(events.slice(-2)).toEqual(['ok:start', 'ok:end'])
+    })
+
+    it('skips the tasks of a handler that threw, except those marked always (6)', async () => {
+      const run = newRun()
+      const res = await target().fetch(`/handler-throws/${run}`)
+      expect(res.status).toBe(409)
+      await res.text()
+      const events = await waitFor(target(), run, has('audit:end'))
+      expect(events).toEqual(['end:normal:skipped:0', 'audit:start', 'audit:end'])
+    })
+
+    it('runs the tasks of a response the handler returned, whatever its status (6)', async () => {
+      const run = newRun()
+      const res = await target().fetch(`/handler-returns-500/${run}`)
+      expect(res.status).toBe(500)
+      await res.text()
+      expect(await waitFor(target(), run, has('task:end'))).toEqual(['task:start', 'task:end'])
+    })
+
+    it('times out a task that never settles, aborts its signal and runs the next (7)', async () => {
+      const run = newRun()
+      await (await target().fetch(`/timeout/${run}`)).text()
+      const events = await waitFor(target(), run, has('after:end'))
+      expect(events).toEqual([
+        'hang:start',
+        'hang:aborted:TaskTimeoutError',
+        'end:hang:timeout:1',
+        'onError:hang:1:TaskTimeoutError: task "hang" timed out after 50 ms',
+        'after:start',
+        'after:end',
+      ])
+    })
+
+    it('retries a failing task until it succeeds, and reports one that gives up once (7)', async () => {
+      const run = newRun()
+      await (await target().fetch(`/retry/${run}`)).text()
+      const events = await waitFor(target(), run, has('after:end'))
+      expect(events).toEqual([
+        'flaky:attempt:1',
+        'end:flaky:error:1',
+        'flaky:attempt:2',
+        'end:flaky:error:2',
+        'flaky:attempt:3',
+        'end:hopeless:error:1',
+        'end:hopeless:error:2',
+        'onError:hopeless:2:Error: always',
+        'after:start',
+        'after:end',
+      ])
+    })
+
+    it('runs a task added by a task after the queued ones, and refuses adds once the work is done (8)', async () => {
+      const run = newRun()
+      await (await target().fetch(`/nested/${run}`)).text()
+      expect(await waitFor(target(), run, has('nested:end'))).toEqual([
+        'a:start',
+        'a:end',
+        'b:start',
+        'b:end',
+        'nested:start',
+        'nested:end',
+      ])
+      const late = await (await target().fetch(`/_/add-late/${run}`, { method: 'POST' })).json()
+      expect(late.error).toMatch(
+        /^Error: tasks\.add: the background work of GET \/nested\/\S+ has already finished, so task "step" would never run/,
+      )
+    })
+
+    it('starts the tasks of a streamed response after its last chunk (1)', async () => {
+      const run = newRun()
+      const res = await target().fetch(`/stream/${run}`)
+      const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
+      expect((await reader.read()).value).toBe('chunk1\n')
+      expect(await eventsOf(target(), run)).toEqual(['chunk1'])
+      await open(target(), run, 's')
+      let rest = ''
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) rest += chunk.value
+      expect(rest).toBe('chunk2\n')
+      expect(await waitFor(target(), run, has('task:end'))).toEqual(['chunk1', 'chunk2', 'task:start', 'task:end'])
+    })
+
+    it('still runs the tasks when the client goes away mid-stream (1)', async () => {
+      const run = newRun()
+      const controller = new AbortController()
+      const res = await target().fetch(`/disconnect/${run}`, { signal: controller.signal })
+      const reader = res.body!.getReader()
+      await reader.read()
+      expect(await eventsOf(target(), run)).not.toContain('task:start')
+      controller.abort()
+      await reader.cancel().catch(() => {})
+      const events = await waitFor(target(), run, has('task:end'))
+      expect(events).toContain('stream:aborted')
+      expect(events.indexOf('task:start')).toBeGreaterThan(events.indexOf('stream:aborted'))
+    })
+
+    it('keeps 200 concurrent requests to their own tasks and arguments (2)', async () => {
+      const run = newRun()
+      const ns = Array.from({ length: 200 }, (_, i) => i)
+      const bodies = await Promise.all(ns.map(async (n) => (await target().fetch(`/isolation/${run}/${n}`)).text()))
+      expect(bodies).toEqual(ns.map(String))
+      const events = await waitFor(target(), run, (e) => e.length >= 200)
+      expect([...events].sort()).toEqual(ns.map((n) => `task:${n}:${n * n}`).sort())
+    })
+
+    it('rejects bad input at add() with a clear error and loses none of the tasks already added (10)', async () => {
+      const run = newRun()
+      const errors = await (await target().fetch(`/bad-input/${run}`)).json()
+      expect(errors).toEqual([
+        'TypeError: tasks.add: expected a function or a task() to run, got `42` (number)',
+        expect.stringMatching(
+          /^RangeError: tasks\.add: GET \/bad-input\/\S+ already has 2 tasks, the `maxTasks` limit; task "step" was not added/,
+        ),
+      ])
+      expect(await waitFor(target(), run, has('second:end'))).toEqual(['first:start', 'first:end', 'second:start', 'second:end'])
+    })
+  })
+}
