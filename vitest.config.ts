@@ -2,7 +2,7 @@ import { cloudflareTest } from '@cloudflare/vitest-plugin'
 import { defineConfig } from 'vitest/config'
 
 // Vitest 5's reporter uses Map.groupBy (Node 21+) to print failures; these machines run Node 20.
-if (typeof Map.groupBy !== 'function') {
+if (typeof (Map as { groupBy?: unknown }).groupBy !== 'function') {
   Object.defineProperty(Map, 'groupBy', {
     value: <K, T>(items: Iterable<T>, key: (item: T, index: number) => K) => {
       const groups = new Map<K, T[]>()

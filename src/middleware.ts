@@ -2,7 +2,7 @@ import type { Context, MiddlewareHandler } from 'hono'
 import { watchResponse } from './finished.ts'
 import { findLifetime } from './lifetime.ts'
 import { type ResolvedOptions, resolveOptions } from './options.ts'
-import { track } from './registry.ts'
+import { enter, leave, track } from './registry.ts'
 import { runTasks } from './run.ts'
 import { recordWork } from './settled.ts'
 import { TaskList } from './tasks.ts'
@@ -59,28 +59,33 @@ export const backgroundTasks = (options?: BackgroundTasksOptions): MiddlewareHan
     const list = new TaskList(c, resolved)
     c.set('tasks', list)
     let thrown: { error: unknown } | undefined
+    enter()
     try {
       await next()
     } catch (error) {
       thrown = { error }
     }
-    // Hono's compose turns an Error thrown by the handler into c.error plus app.onError's response.
-    list.handlerFailed = thrown !== undefined || c.error !== undefined
-    const res = thrown ? undefined : c.res
-    if (list.size > 0) {
-      const response = await handOff(c, list, resolved, res, true)
-      if (response && response !== res) {
-        // Clear first: assigning over an existing c.res would copy it into yet another Response.
-        c.res = undefined
-        c.res = response
+    try {
+      // Hono's compose turns an Error thrown by the handler into c.error plus app.onError's response.
+      list.handlerFailed = thrown !== undefined || c.error !== undefined
+      const res = thrown ? undefined : c.res
+      if (list.size > 0) {
+        const response = await handOff(c, list, resolved, res, true)
+        if (response && response !== res) {
+          // Clear first: assigning over an existing c.res would copy it into yet another Response.
+          c.res = undefined
+          c.res = response
+        }
+      } else {
+        // Tasks added after the handler returned (inside a stream callback) are handed off then.
+        list.onAdd = () => {
+          handOff(c, list, resolved, res, false).catch((error: unknown) =>
+            console.error('[background-tasks] could not hand off late tasks:', error),
+          )
+        }
       }
-    } else {
-      // Tasks added after the handler returned (inside a stream callback) are handed off then.
-      list.onAdd = () => {
-        handOff(c, list, resolved, res, false).catch((error: unknown) =>
-          console.error('[background-tasks] could not hand off late tasks:', error),
-        )
-      }
+    } finally {
+      leave()
     }
     if (thrown) throw thrown.error
   }

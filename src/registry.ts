@@ -28,11 +28,36 @@ export interface DrainOptions {
 }
 
 const inProcess = new Map<TaskList, Promise<void>>()
+/** Requests inside the middleware that have not handed off yet: a drain must wait for them too. */
+let inFlight = 0
+/** Wakes the drains that are waiting, whenever the registry or the in-flight count changes. */
+const wakers = new Set<() => void>()
+/** Lists that draining calls have seen, so that work registered and finished meanwhile is named. */
+const drains = new Set<Set<TaskList>>()
+
+const changed = (): void => {
+  for (const wake of wakers) wake()
+}
+
+/** Counts a request in flight until `leave()`; the middleware calls both. */
+export const enter = (): void => {
+  inFlight++
+}
+
+/** The request has handed off its work (or has none). */
+export const leave = (): void => {
+  inFlight--
+  if (wakers.size > 0) changed()
+}
 
 /** Keeps a request's work in the registry until it settles. */
 export const track = (list: TaskList, work: Promise<void>): void => {
   inProcess.set(list, work)
-  work.then(() => inProcess.delete(list))
+  for (const seen of drains) seen.add(list)
+  work.then(() => {
+    inProcess.delete(list)
+    if (wakers.size > 0) changed()
+  })
 }
 
 /**
@@ -53,8 +78,8 @@ export const pendingTasks = (): PendingTask[] => {
 }
 
 /**
- * Waits for all in-process background work, including work of requests still in flight, up to a
- * deadline. At the deadline the running tasks' signals are aborted; nothing else is cancelled.
+ * Waits for all in-process background work, including that of requests still in their handler,
+ * up to a deadline. At the deadline the running tasks' signals are aborted; nothing else is cancelled.
  * @example
  * const { unfinished } = await drainTasks({ timeout: 10_000 })
  * if (unfinished.length) console.error('not finished:', unfinished.join(', '))
@@ -63,18 +88,26 @@ export const drainTasks = async (options: DrainOptions = {}): Promise<DrainResul
   checkOptionsObject('drainTasks', options, ['timeout'])
   const { timeout = 10_000 } = options
   checkTimeout('drainTasks', 'timeout', timeout)
-  const seen = new Set<TaskList>()
+  const seen = new Set<TaskList>(inProcess.keys())
+  drains.add(seen)
   let timer: ReturnType<typeof setTimeout> | undefined
+  let wake = (): void => {}
   const deadline = new Promise<'deadline'>((resolve) => {
     if (timeout !== false) timer = setTimeout(resolve, timeout, 'deadline')
   })
+  const waker = () => wake()
+  wakers.add(waker)
   try {
-    while (inProcess.size > 0) {
-      for (const list of inProcess.keys()) seen.add(list)
-      if ((await Promise.race([Promise.all(inProcess.values()), deadline])) === 'deadline') break
+    while (inProcess.size > 0 || inFlight > 0) {
+      const change = new Promise<'changed'>((resolve) => {
+        wake = () => resolve('changed')
+      })
+      if ((await Promise.race([change, deadline])) === 'deadline') break
     }
   } finally {
     clearTimeout(timer)
+    wakers.delete(waker)
+    drains.delete(seen)
   }
   const finished: string[] = []
   const unfinished: string[] = []
