@@ -7,10 +7,18 @@ describe('bad options fail when the factory is called, naming the option and the
     [{ concurrency: 0 }, RangeError, 'backgroundTasks: expected `concurrency` to be a whole number >= 1, got `0` (number)'],
     [{ concurrency: 1.5 }, RangeError, 'backgroundTasks: expected `concurrency` to be a whole number >= 1, got `1.5` (number)'],
     [{ concurrency: '2' }, TypeError, 'backgroundTasks: expected `concurrency` to be a number, got `"2"` (string)'],
-    [{ timeout: -1 }, RangeError, 'backgroundTasks: expected `timeout` to be more than 0 and at most 2147483647 ms, or `false`, got `-1` (number)'],
+    [
+      { timeout: -1 },
+      RangeError,
+      'backgroundTasks: expected `timeout` to be more than 0 and at most 2147483647 ms, or `false`, got `-1` (number)',
+    ],
     [{ timeout: true }, TypeError, 'backgroundTasks: expected `timeout` to be a number of milliseconds or `false`, got `true` (boolean)'],
     [{ retries: -1 }, RangeError, 'backgroundTasks: expected `retries` to be a whole number from 0 to 100, got `-1` (number)'],
-    [{ retryDelay: 'soon' }, TypeError, 'backgroundTasks: expected `retryDelay` to be a number of milliseconds or a function, got `"soon"` (string)'],
+    [
+      { retryDelay: 'soon' },
+      TypeError,
+      'backgroundTasks: expected `retryDelay` to be a number of milliseconds or a function, got `"soon"` (string)',
+    ],
     [{ maxTasks: 0 }, RangeError, 'backgroundTasks: expected `maxTasks` to be a whole number >= 1, got `0` (number)'],
     [{ onError: 'log' }, TypeError, 'backgroundTasks: expected `onError` to be a function, got `"log"` (string)'],
     [{ waitUntil: {} }, TypeError, 'backgroundTasks: expected `waitUntil` to be a function, got `[object Object]` (object)'],
@@ -67,6 +75,8 @@ describe('addTask()', () => {
     })
     app.onError((error, c) => c.text(error.message, 500))
     const res = await app.request('/x')
-    expect(await res.text()).toBe('addTask: backgroundTasks() is not mounted for GET /x; add `app.use(backgroundTasks())` before this route')
+    expect(await res.text()).toBe(
+      'addTask: backgroundTasks() is not mounted for GET /x; add `app.use(backgroundTasks())` before this route',
+    )
   })
 })
