@@ -105,7 +105,7 @@ export const drainTasks = async (options: DrainOptions = {}): Promise<DrainResul
       if ((await Promise.race([change, deadline])) === 'deadline') break
     }
   } finally {
-    clearTimeout(timer)
+    if (timer !== undefined) clearTimeout(timer)
     wakers.delete(waker)
     drains.delete(seen)
   }

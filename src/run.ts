@@ -32,11 +32,11 @@ const attempt = (entry: Entry, context: TaskContext, controller: AbortController
     // The async wrapper turns a synchronous throw into a rejection (the p-limit way).
     ;(async () => entry.fn.apply(context, entry.args))().then(
       () => {
-        clearTimeout(timer)
+        if (timer !== undefined) clearTimeout(timer)
         resolve({ outcome: 'success' })
       },
       (error: unknown) => {
-        clearTimeout(timer)
+        if (timer !== undefined) clearTimeout(timer)
         resolve({ outcome: 'error', error })
       },
     )

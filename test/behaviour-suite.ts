@@ -22,7 +22,8 @@ const waitFor = async (target: Target, run: string, done: (events: string[]) => 
   }
 }
 
-const eventsOf = async (target: Target, run: string): Promise<string[]> => (await target.fetch(`/_/events/${run}`)).json()
+const eventsOf = async (target: Target, run: string): Promise<string[]> =>
+  (await target.fetch(`/_/events/${run}`)).json() as Promise<string[]>
 
 const open = async (target: Target, run: string, gate: string): Promise<void> => {
   const res = await target.fetch(`/_/open/${run}/${gate}`, { method: 'POST' })
@@ -150,7 +151,7 @@ export const behaviourSuite = (target: () => Target): void => {
         'nested:start',
         'nested:end',
       ])
-      const late = await (await target().fetch(`/_/add-late/${run}`, { method: 'POST' })).json()
+      const late = (await (await target().fetch(`/_/add-late/${run}`, { method: 'POST' })).json()) as { error: string }
       expect(late.error).toMatch(
         /^Error: tasks\.add: the background work of GET \/nested\/\S+ has already finished, so task "step" would never run/,
       )

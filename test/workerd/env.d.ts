@@ -1,1 +1,6 @@
-/// <reference types="@cloudflare/vitest-plugin/types" />
+// Types `exports` from 'cloudflare:workers' for test/workerd/wrangler.toml (what `wrangler types` would generate).
+declare namespace Cloudflare {
+  interface GlobalProps {
+    mainModule: typeof import('./worker.ts')
+  }
+}
