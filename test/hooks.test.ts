@@ -49,7 +49,7 @@ describe('visibility: hooks and logs (9)', () => {
     ])
     expect(ends[0]?.args).toEqual(['ada@example.com'])
     for (const end of ends) expect(end.duration).toBeGreaterThanOrEqual(0)
-    expect((ends[1]?.error as Error).message).toBe('first')
+    expect(ends[1]?.error).toEqual(new Error('first'))
   })
 
   it('logs a line per attempt with log: true-style printers', async () => {
@@ -101,7 +101,7 @@ describe('visibility: hooks and logs (9)', () => {
     expect(ran).toEqual(['next'])
     const failure = errors.find((e) => String(e[0]).includes('failed'))
     expect(failure?.[0]).toBe('[background-tasks] task "sendEmail" failed after 3 attempts (POST /register):')
-    expect((failure?.[1] as Error).message).toBe('smtp down')
+    expect(failure?.[1]).toEqual(new Error('smtp down'))
     expect(errors.filter((e) => String(e[0]).includes('the onTaskStart hook threw'))).toHaveLength(4)
     expect(errors.filter((e) => String(e[0]).includes('the onTaskEnd hook threw'))).toHaveLength(4)
   })
