@@ -42,6 +42,13 @@ const handOff = async (
   return response
 }
 
+/** Tasks added after the handler returned (inside a stream callback) are handed off when added. */
+function lateHandOff(this: TaskList): void {
+  handOff(this.c, this, this.options, this.response, false).catch((error: unknown) =>
+    console.error('[background-tasks] could not hand off late tasks:', error),
+  )
+}
+
 /**
  * Runs work after the response: `c.var.tasks.add(fn, ...args)` in a handler, and the client
  * does not wait. Mount it first so that it sees the final response.
@@ -77,12 +84,8 @@ export const backgroundTasks = (options?: BackgroundTasksOptions): MiddlewareHan
           c.res = response
         }
       } else {
-        // Tasks added after the handler returned (inside a stream callback) are handed off then.
-        list.onAdd = () => {
-          handOff(c, list, resolved, res, false).catch((error: unknown) =>
-            console.error('[background-tasks] could not hand off late tasks:', error),
-          )
-        }
+        list.response = res
+        list.onAdd = lateHandOff
       }
     } finally {
       leave()

@@ -27,7 +27,9 @@ export class TaskList implements BackgroundTasks {
   /** The handler threw: only `always` tasks run. */
   handlerFailed = false
   /** Called after every accepted add (late hand-off while collecting, waking workers while running). */
-  onAdd: (() => void) | undefined
+  onAdd: ((this: TaskList) => void) | undefined
+  /** The response the middleware returned, for a hand-off that happens after it. */
+  response: Response | undefined
 
   constructor(
     readonly c: Context,
