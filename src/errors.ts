@@ -23,3 +23,16 @@ export class DrainTimeoutError extends Error {
     super(`task "${task}" was still running when drainTasks() reached its deadline`)
   }
 }
+
+/** What `onError` receives when a durable task could not be handed to its transport; `cause` says why. */
+export class TaskSendError extends Error {
+  override name = 'TaskSendError'
+
+  constructor(
+    /** The task's name. */
+    readonly task: string,
+    cause: unknown,
+  ) {
+    super(`task "${task}" could not be sent to its transport: ${cause instanceof Error ? cause.message : String(cause)}`, { cause })
+  }
+}

@@ -1,5 +1,5 @@
 export { addTask } from './add-task.ts'
-export { DrainTimeoutError, TaskTimeoutError } from './errors.ts'
+export { DrainTimeoutError, TaskSendError, TaskTimeoutError } from './errors.ts'
 export { backgroundTasks } from './middleware.ts'
 export type { DrainOptions, DrainResult, PendingTask } from './registry.ts'
 export { drainTasks, pendingTasks } from './registry.ts'
@@ -8,11 +8,14 @@ export type {
   BackgroundTasks,
   BackgroundTasksEnv,
   BackgroundTasksOptions,
+  Durable,
   Task,
   TaskContext,
   TaskEndInfo,
   TaskFunction,
   TaskInfo,
+  TaskMessage,
   TaskOptions,
   TaskOutcome,
+  TaskTransport,
 } from './types.ts'

@@ -1,6 +1,6 @@
 import type { Context } from 'hono'
-import type { BackgroundTasksOptions, TaskEndInfo, TaskInfo } from './types.ts'
-import { checkCount, checkFunction, checkOptionsObject, checkRetryDelay, checkTimeout, describeValue } from './validate.ts'
+import type { BackgroundTasksOptions, TaskEndInfo, TaskInfo, TaskTransport } from './types.ts'
+import { checkCount, checkFunction, checkOptionsObject, checkRetryDelay, checkTimeout, checkTransport, describeValue } from './validate.ts'
 
 const API = 'backgroundTasks'
 const KNOWN = [
@@ -13,6 +13,7 @@ const KNOWN = [
   'onTaskStart',
   'onTaskEnd',
   'log',
+  'transport',
   'waitUntil',
 ] as const
 
@@ -26,6 +27,7 @@ export interface ResolvedOptions {
   readonly onError: (error: unknown, task: TaskInfo, c: Context) => void | Promise<void>
   readonly onTaskStart?: (task: TaskInfo, c: Context) => void | Promise<void>
   readonly onTaskEnd?: (task: TaskEndInfo, c: Context) => void | Promise<void>
+  readonly transport?: TaskTransport
   readonly waitUntil?: (promise: Promise<void>, c: Context) => void
 }
 
@@ -41,7 +43,10 @@ const logError = (error: unknown, task: TaskInfo, c: Context): void => {
 }
 
 const formatEnd = (task: TaskEndInfo, c: Context): string => {
-  const took = task.outcome === 'skipped' ? 'not run: the handler threw' : `${task.outcome} in ${Math.round(task.duration)} ms`
+  const took =
+    task.outcome === 'skipped'
+      ? 'not run: the handler threw'
+      : `${task.outcome === 'sent' ? 'sent to the queue' : task.outcome} in ${Math.round(task.duration)} ms`
   const attempt = task.attempt > 1 ? ` (attempt ${task.attempt})` : ''
   const retry = task.willRetry ? ', will retry' : ''
   return `[background-tasks] ${task.name}${attempt}: ${took}${retry} (${describeRequest(c)})`
@@ -57,6 +62,7 @@ export const resolveOptions = (options: BackgroundTasksOptions = {}): ResolvedOp
   checkRetryDelay(API, retryDelay)
   checkCount(API, 'maxTasks', maxTasks, 1)
   for (const key of ['onError', 'onTaskStart', 'onTaskEnd', 'waitUntil'] as const) checkFunction(API, key, options[key])
+  checkTransport(API, 'transport', options.transport)
   const { log = false } = options
   if (typeof log !== 'boolean' && typeof log !== 'function') {
     throw new TypeError(`${API}: expected \`log\` to be a boolean or a function, got ${describeValue(log)}`)
@@ -80,6 +86,7 @@ export const resolveOptions = (options: BackgroundTasksOptions = {}): ResolvedOp
     onError: options.onError ?? logError,
     onTaskStart: options.onTaskStart,
     onTaskEnd,
+    transport: options.transport,
     waitUntil: options.waitUntil,
   }
 }

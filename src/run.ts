@@ -1,9 +1,10 @@
 import type { Context } from 'hono'
-import { DrainTimeoutError, TaskTimeoutError } from './errors.ts'
+import { DrainTimeoutError, TaskSendError, TaskTimeoutError } from './errors.ts'
 import type { Entry, TaskList } from './tasks.ts'
-import type { TaskContext, TaskEndInfo, TaskInfo, TaskOutcome } from './types.ts'
+import type { TaskContext, TaskEndInfo, TaskInfo, TaskOutcome, TaskTransport } from './types.ts'
 
-interface Attempt {
+/** How one attempt ended. */
+export interface Attempt {
   outcome: TaskOutcome
   error?: unknown
 }
@@ -19,7 +20,12 @@ const callHook = async <A extends unknown[]>(hook: ((...args: A) => unknown) | u
 }
 
 /** One attempt: resolves with its outcome, never rejects; the timeout aborts the signal and moves on. */
-const attempt = (entry: Entry, context: TaskContext, controller: AbortController, timeout: number | false): Promise<Attempt> =>
+export const attempt = (
+  entry: Pick<Entry, 'fn' | 'args' | 'name'>,
+  context: TaskContext,
+  controller: AbortController,
+  timeout: number | false,
+): Promise<Attempt> =>
   new Promise((resolve) => {
     let timer: ReturnType<typeof setTimeout> | undefined
     if (timeout !== false) {
@@ -52,12 +58,13 @@ const runEntry = async (entry: Entry, list: TaskList): Promise<void> => {
   const retryDelay = entry.options.retryDelay ?? options.retryDelay
   entry.state = 'running'
   for (let n = 1; ; n++) {
-    const info: TaskInfo = { name: entry.name, attempt: n, args: entry.args }
+    const info: TaskInfo = { name: entry.name, id: entry.id, attempt: n, args: entry.args }
     await callHook(options.onTaskStart, 'onTaskStart', info, c)
     const controller = new AbortController()
     entry.controller = controller
     const started = performance.now()
-    const result = await attempt(entry, { name: entry.name, attempt: n, signal: controller.signal }, controller, timeout)
+    const context: TaskContext = { name: entry.name, id: entry.id, attempt: n, signal: controller.signal, env: c.env }
+    const result = await attempt(entry, context, controller, timeout)
     const duration = performance.now() - started
     const drained = controller.signal.reason instanceof DrainTimeoutError
     const willRetry = result.outcome !== 'success' && n <= retries && !drained
@@ -80,13 +87,46 @@ const runEntry = async (entry: Entry, list: TaskList): Promise<void> => {
   entry.state = 'done'
 }
 
+/** Hands consecutive durable tasks to their transport in one call, and reports each. Never rejects. */
+const sendEntries = async (batch: Entry[], transport: TaskTransport, list: TaskList): Promise<void> => {
+  const { c, options } = list
+  const infos: TaskInfo[] = batch.map((entry) => {
+    entry.state = 'running'
+    return { name: entry.name, id: entry.id, attempt: 1, args: entry.args }
+  })
+  for (const info of infos) await callHook(options.onTaskStart, 'onTaskStart', info, c)
+  const started = performance.now()
+  const enqueuedAt = Date.now()
+  const messages = batch.map((entry) => ({ task: entry.name, args: entry.args, id: entry.id, enqueuedAt }))
+  // The send gets the middleware's timeout, so that a hung queue client cannot hold the request's work forever.
+  const sending = { name: infos.map((info) => info.name).join('", "'), fn: () => transport.send(messages, c), args: [] }
+  const controller = new AbortController()
+  const context: TaskContext = { name: sending.name, id: batch[0]!.id, attempt: 1, signal: controller.signal, env: c.env }
+  const result = await attempt(sending, context, controller, options.timeout)
+  const duration = performance.now() - started
+  for (const info of infos) {
+    const error = result.outcome === 'success' ? undefined : new TaskSendError(info.name, result.error)
+    await callHook(options.onTaskEnd, 'onTaskEnd', { ...info, outcome: error ? 'error' : 'sent', duration, error, willRetry: false }, c)
+    if (error) await callHook(options.onError, 'onError', error, info, c)
+  }
+  for (const entry of batch) entry.state = 'done'
+}
+
 /** Reports the tasks a failed handler leaves out (all but `always`) as skipped. Tasks that an `always` task adds later do run. */
 const skipTasks = async (list: TaskList, c: Context): Promise<void> => {
   for (let i = list.cursor; i < list.entries.length; i++) {
     const entry = list.entries[i] as Entry
     if (entry.options.always || entry.state !== 'waiting') continue
     entry.state = 'skipped'
-    const end: TaskEndInfo = { name: entry.name, attempt: 0, args: entry.args, outcome: 'skipped', duration: 0, willRetry: false }
+    const end: TaskEndInfo = {
+      name: entry.name,
+      id: entry.id,
+      attempt: 0,
+      args: entry.args,
+      outcome: 'skipped',
+      duration: 0,
+      willRetry: false,
+    }
     await callHook(list.options.onTaskEnd, 'onTaskEnd', end, c)
   }
 }
@@ -108,7 +148,20 @@ export const runTasks = async (list: TaskList): Promise<void> => {
           active--
           pump()
         }
-        runEntry(entry, list).then(next, (error: unknown) => {
+        const { transport } = entry
+        let work: Promise<void>
+        if (transport) {
+          // Consecutive durable tasks for the same transport go in one batch; order is kept.
+          const batch = [entry]
+          while (list.cursor < list.entries.length) {
+            const following = list.entries[list.cursor] as Entry
+            if (following.state === 'waiting' && following.transport !== transport) break
+            list.cursor++
+            if (following.state === 'waiting') batch.push(following)
+          }
+          work = sendEntries(batch, transport, list)
+        } else work = runEntry(entry, list)
+        work.then(next, (error: unknown) => {
           console.error(`[background-tasks] internal error while running task "${entry.name}":`, error)
           next()
         })

@@ -1,7 +1,7 @@
 import type { Context } from 'hono'
 import { describeRequest, type ResolvedOptions } from './options.ts'
 import { isTask, taskName } from './task.ts'
-import type { BackgroundTasks, Task, TaskFunction, TaskOptions } from './types.ts'
+import type { BackgroundTasks, Task, TaskFunction, TaskOptions, TaskTransport } from './types.ts'
 import { describeValue } from './validate.ts'
 
 /** One added task and where it is in its life. */
@@ -10,6 +10,10 @@ export interface Entry {
   readonly args: unknown[]
   readonly name: string
   readonly options: Readonly<TaskOptions>
+  /** `this.id` in the task, and its queue message's id. */
+  readonly id: string
+  /** A durable task with a transport is sent there instead of being run. */
+  readonly transport?: TaskTransport
   state: 'waiting' | 'running' | 'done' | 'skipped'
   /** Aborts the attempt that is running now. */
   controller?: AbortController
@@ -43,10 +47,15 @@ export class TaskList implements BackgroundTasks {
   // biome-ignore lint/suspicious/noExplicitAny: see TaskFunction.
   add<Args extends any[]>(fn: TaskFunction<Args> | Task<Args>, ...args: Args): void {
     let entry: Entry
+    const id = crypto.randomUUID()
     if (typeof fn === 'function') {
-      entry = { fn, args, name: taskName(fn), options: {}, state: 'waiting' }
+      entry = { fn, args, name: taskName(fn), options: {}, id, state: 'waiting' }
     } else if (isTask(fn)) {
-      entry = { fn: fn.fn, args, name: fn.options.name, options: fn.options, state: 'waiting' }
+      const { durable } = fn
+      // A durable task's arguments are checked even without a transport, so that tests catch them.
+      const checked = durable ? durable.checkArgs(args) : args
+      const transport = durable && (durable.transport ?? this.options.transport)
+      entry = { fn: fn.fn, args: checked, name: fn.options.name, options: fn.options, id, transport, state: 'waiting' }
     } else {
       throw new TypeError(`tasks.add: expected a function or a task() to run, got ${describeValue(fn)}`)
     }

@@ -4,18 +4,28 @@ import type { Context } from 'hono'
  * What a task sees as `this` while it runs. Declare it as the first parameter of a `function`
  * (arrow functions cannot): `async function sendEmail(this: TaskContext, to: string) {}`.
  */
-export interface TaskContext {
-  /** The task's name: `task()`'s `name`, or the function's own name. */
+export interface TaskContext<Env = unknown> {
+  /** The task's name: `task()`'s `name`, `defineTask()`'s name, or the function's own name. */
   readonly name: string
-  /** 1 for the first try, 2 for the first retry, and so on. */
+  /**
+   * Made once per `add()`: the same on every attempt and, for a durable task, on every delivery of
+   * its queue message. Use it as an idempotency key, since queues deliver at least once.
+   */
+  readonly id: string
+  /** 1 for the first try, 2 for the first retry, and so on (a durable task: the delivery count). */
   readonly attempt: number
   /** Aborted when the attempt times out or a drain gives up on it. Pass it to `fetch()`. */
   readonly signal: AbortSignal
+  /**
+   * The request's `c.env` (Workers bindings) when the task runs in-process; the Worker's `env`
+   * when a queue consumer runs it. Durable tasks read bindings here, since arguments must be JSON.
+   */
+  readonly env: Env
 }
 
 /** Any function can be a task; its parameters decide what `add()` accepts after it. */
-// biome-ignore lint/suspicious/noExplicitAny: `any` keeps parameter inference bivariant for user functions.
-export type TaskFunction<Args extends any[] = any[]> = (this: TaskContext, ...args: Args) => unknown
+// biome-ignore lint/suspicious/noExplicitAny: `any` keeps parameter inference bivariant for user functions, and lets `this: TaskContext<MyEnv>` through.
+export type TaskFunction<Args extends any[] = any[]> = (this: TaskContext<any>, ...args: Args) => unknown
 
 /** Options for one task, given with `task(fn, options)`. Unset ones come from the middleware. */
 export interface TaskOptions {
@@ -36,15 +46,63 @@ export interface TaskOptions {
 export interface Task<Args extends any[] = any[]> {
   readonly fn: TaskFunction<Args>
   readonly options: Readonly<TaskOptions> & { readonly name: string }
+  /** Set by `defineTask()` (`hono-background-tasks/queue`): the task may be sent to a transport. */
+  readonly durable?: Durable
 }
 
-/** How an attempt ended. `skipped` means it never ran: the handler threw and it was not `always`. */
-export type TaskOutcome = 'success' | 'error' | 'timeout' | 'skipped'
+/** What makes a task durable: how its arguments are checked, and where it goes. */
+export interface Durable {
+  /**
+   * Called by `add()`: throws a TypeError naming the task and the path when the arguments would
+   * not survive JSON; returns them as they will be sent.
+   */
+  readonly checkArgs: (args: readonly unknown[]) => unknown[]
+  /** Sends this task here instead of the middleware's `transport`. */
+  readonly transport?: TaskTransport
+}
+
+/** A durable task on its way to a queue: what a transport sends and a consumer runs. */
+export interface TaskMessage {
+  /** The task's name, as given to `defineTask()`. */
+  readonly task: string
+  /** Its arguments, checked to be JSON at `add()`. */
+  readonly args: readonly unknown[]
+  /** The task's id (`this.id`), made at `add()`. */
+  readonly id: string
+  /** When it was handed to the transport, in milliseconds since the epoch. */
+  readonly enqueuedAt: number
+}
+
+/**
+ * Takes durable tasks out of the request, to a queue that outlives it. `cloudflareQueue()` is one;
+ * another engine (BullMQ on Node, say) only needs `send`.
+ * @example
+ * const logTransport: TaskTransport = {
+ *   async send(messages) {
+ *     for (const message of messages) console.log(JSON.stringify(message))
+ *   },
+ * }
+ */
+export interface TaskTransport {
+  /**
+   * Resolves once every message is accepted; rejects if any was not. Called after the response,
+   * inside the request's `waitUntil`, with the consecutive durable tasks of one request.
+   */
+  send(messages: readonly TaskMessage[], c: Context): Promise<void>
+}
+
+/**
+ * How an attempt ended. `skipped` means it never ran: the handler threw and it was not `always`.
+ * `sent` means a durable task was handed to its transport, which runs it elsewhere.
+ */
+export type TaskOutcome = 'success' | 'error' | 'timeout' | 'skipped' | 'sent'
 
 /** A task as hooks and `onError` see it. */
 export interface TaskInfo {
   /** The task's name. */
   readonly name: string
+  /** The task's id, the same as `this.id` inside it. */
+  readonly id: string
   /** The attempt this report is about (0 for a skipped task). */
   readonly attempt: number
   /** The arguments it was added with. */
@@ -105,6 +163,13 @@ export interface BackgroundTasksOptions {
    */
   log?: boolean | ((line: string) => void)
   /**
+   * Sends durable tasks (`defineTask()`) to a queue after the response instead of running them
+   * here. Without one, durable tasks run in-process like any other.
+   * @example
+   * backgroundTasks({ transport: cloudflareQueue('TASKS') })
+   */
+  transport?: TaskTransport
+  /**
    * Keeps the request's work alive where the platform is not detected. Called once per request
    * that has tasks, with a promise that never rejects.
    * @default detected per request: `c.executionCtx`, Netlify, Vercel, else the in-process runner
@@ -116,6 +181,8 @@ export interface BackgroundTasksOptions {
 export interface BackgroundTasks {
   /**
    * Run `fn(...args)` after the response is finished. The arguments are checked against `fn`.
+   * A durable task (`defineTask()`) is sent to the `transport` instead, if there is one; its
+   * arguments must be JSON, which is checked here.
    * @example
    * c.var.tasks.add(sendWelcomeEmail, user.email)
    */

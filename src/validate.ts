@@ -57,3 +57,10 @@ export const checkOptionsObject = (api: string, value: unknown, known: readonly 
     }
   }
 }
+
+/** Asserts an optional transport: an object with a `send` function. */
+export const checkTransport = (api: string, key: string, value: unknown): void => {
+  if (value !== undefined && typeof (value as { send?: unknown } | null)?.send !== 'function') {
+    fail(api, `\`${key}\` to be a transport: an object with a \`send\` function`, value)
+  }
+}

@@ -1,5 +1,7 @@
 import { Hono } from 'hono'
 import { type BackgroundTasksEnv, backgroundTasks, task } from '../../../src/index.ts'
+import { cloudflareQueue, queueConsumer } from '../../../src/queue/index.ts'
+import { type Invitation, type InvitationRecord, invitationKey, keepDeadTasks, sendInvitation } from './invitations.ts'
 import { type AuditRecord, auditKey, type Env, sendWelcomeEmail, type User, writeAuditRecord } from './tasks.ts'
 
 /** What `POST /register` accepts, once checked. */
@@ -27,11 +29,12 @@ export const parseRegistration = (body: unknown): Registration | string => {
 const welcome = task(sendWelcomeEmail, { retries: 2 })
 
 /**
- * The example Worker: `POST /register` answers 201 at once, then writes the audit record and
- * sends the welcome email in the background; `GET /audit/:id` reads the record back.
+ * The example app: `POST /register` answers 201 at once, then writes the audit record and sends
+ * the welcome email in-process; `POST /invite` answers 202 and sends the invitation through the
+ * `TASKS` queue (a durable task). `GET /audit/:id` and `GET /invite/:id` read the results back.
  * @example
  * // wrangler.toml: main = "examples/cloudflare/src/index.ts"
- * export default app
+ * export default { fetch: app.fetch, queue }
  */
 export const app = new Hono<{ Bindings: Env } & BackgroundTasksEnv>()
 
@@ -39,6 +42,8 @@ app.use(
   backgroundTasks({
     // One line per finished attempt: `[background-tasks] sendWelcomeEmail: success in 3 ms (POST /register)`.
     log: true,
+    // Durable tasks (defineTask) go to this queue after the response instead of running here.
+    transport: cloudflareQueue('TASKS'),
     onError: (error, failed, c) => {
       const reason = error instanceof Error ? error.message : String(error)
       const attempts = failed.attempt === 1 ? '1 attempt' : `${failed.attempt} attempts`
@@ -62,4 +67,30 @@ app.get('/audit/:id', async (c) => {
   return record ? c.json(record) : c.json({ error: 'no audit record with this id (yet)' }, 404)
 })
 
-export default app
+app.post('/invite', async (c) => {
+  const input = parseRegistration(await c.req.json().catch(() => undefined))
+  if (typeof input === 'string') return c.json({ error: input }, 400)
+  const invitation: Invitation = { id: crypto.randomUUID(), ...input, invitedAt: new Date().toISOString() }
+  // Durable: after the response this is sent to the TASKS queue, and the `queue` export sends the email.
+  c.var.tasks.add(sendInvitation, invitation)
+  return c.json({ id: invitation.id }, 202)
+})
+
+app.get('/invite/:id', async (c) => {
+  const record = await c.env.AUDIT.get<InvitationRecord>(invitationKey(c.req.param('id')), 'json')
+  return record ? c.json(record) : c.json({ error: 'no invitation sent with this id (yet)' }, 404)
+})
+
+/** Runs the durable tasks the `TASKS` queue delivers, by name. */
+const consumeTasks = queueConsumer<Env>({ tasks: [sendInvitation] })
+
+/**
+ * The Worker's `queue` handler: tasks from `example-tasks`; what ends in `example-tasks-dead`
+ * after `max_retries` is kept in KV.
+ */
+export const queue = async (batch: MessageBatch, env: Env): Promise<void> => {
+  if (batch.queue === 'example-tasks-dead') await keepDeadTasks(batch, env)
+  else await consumeTasks(batch, env)
+}
+
+export default { fetch: app.fetch, queue } satisfies ExportedHandler<Env>

@@ -10,6 +10,8 @@ export interface Env {
   MAIL_FROM: string
   /** Milliseconds to hold the welcome email back, as a slow email API would. Unset in production. */
   SIMULATED_EMAIL_LATENCY_MS?: string
+  /** The queue durable tasks go to (`POST /invite`); the same Worker consumes it. */
+  TASKS: Queue
 }
 
 /** A registered user. */

@@ -1,0 +1,153 @@
+import { attempt } from '../run.ts'
+import { isTask } from '../task.ts'
+import type { Task, TaskContext, TaskInfo } from '../types.ts'
+import { checkFunction, checkOptionsObject, checkTimeout, describeValue } from '../validate.ts'
+import { parseTaskMessage } from './message.ts'
+
+/** The part of a Cloudflare Queues `Message` the consumer uses. */
+export interface QueueMessage {
+  /** The queue's id for this message. */
+  readonly id: string
+  /** 1 on the first delivery, 2 on the first retry, and so on. */
+  readonly attempts: number
+  /** The task message, `{ task, args, id, enqueuedAt }`, or whatever else was sent to the queue. */
+  readonly body: unknown
+  /** Done: the queue deletes it. */
+  ack(): void
+  /** Deliver it again after `delaySeconds`, unless `max_retries` is reached: then the dead-letter queue. */
+  retry(options?: { delaySeconds?: number }): void
+}
+
+/** The part of a Cloudflare Queues `MessageBatch` the consumer uses. */
+export interface QueueBatch {
+  /** The name of the queue the batch comes from. */
+  readonly queue: string
+  /** The messages, run one after another. */
+  readonly messages: readonly QueueMessage[]
+}
+
+/** Options of `queueConsumer()`. */
+export interface QueueConsumerOptions {
+  /** The durable tasks (`defineTask()`) this consumer runs, looked up by name. */
+  tasks: readonly Task[]
+  /**
+   * Seconds before a failed message is delivered again, or a function of the delivery count and
+   * the error. The queue's `max_retries` decides when it stops, then its dead-letter queue takes it.
+   * @default (attempt) => 5 * 2 ** (attempt - 1), at most 3600: 5 s, 10 s, 20 s, ...
+   */
+  retryDelaySeconds?: number | ((attempt: number, error: unknown) => number)
+  /**
+   * Milliseconds one delivery of a task may run before its signal is aborted and the message is
+   * retried, or `false`. A task's own `timeout` wins.
+   * @default false
+   */
+  timeout?: number | false
+  /**
+   * Called for every delivery that failed, with the task and the message; the message is retried.
+   * @default logs the task, its id, the attempt and the error with `console.error`
+   */
+  onError?: (error: unknown, task: TaskInfo, message: QueueMessage) => void | Promise<void>
+}
+
+// Cloudflare accepts delays of 0 to 43200 seconds (12 hours).
+const MAX_DELAY_SECONDS = 43_200
+
+const defaultRetryDelaySeconds = (attempt: number): number => Math.min(5 * 2 ** (attempt - 1), 3600)
+
+const logError = (error: unknown, task: TaskInfo): void => {
+  console.error(`[background-tasks] durable task "${task.name}" (id ${task.id}) failed on attempt ${task.attempt}; retrying:`, error)
+}
+
+/**
+ * The Worker's `queue` handler for durable tasks: runs each message's task by name, acks it on
+ * success and retries it with backoff on failure. A message that is not a task message, or names
+ * a task this consumer does not know, is logged and never run: it is retried untouched, so that a
+ * newer consumer can still take it during a deploy, and otherwise it ends in the dead-letter queue
+ * after `max_retries`. Messages of a batch run one after another.
+ * @example
+ * export default {
+ *   fetch: app.fetch,
+ *   queue: queueConsumer({ tasks: [sendWelcomeEmail] }),
+ * } satisfies ExportedHandler<Env>
+ */
+export const queueConsumer = <Env = unknown>(options: QueueConsumerOptions): ((batch: QueueBatch, env: Env) => Promise<void>) => {
+  const api = 'queueConsumer'
+  checkOptionsObject(api, options, ['tasks', 'retryDelaySeconds', 'timeout', 'onError'])
+  const { tasks, retryDelaySeconds = defaultRetryDelaySeconds, timeout = false, onError = logError } = options ?? {}
+  if (!Array.isArray(tasks))
+    throw new TypeError(`${api}: expected \`tasks\` to be an array of defineTask() tasks, got ${describeValue(tasks)}`)
+  const registry = new Map<string, Task>()
+  for (const task of tasks) {
+    if (!isTask(task) || !task.durable) {
+      throw new TypeError(`${api}: expected every entry of \`tasks\` to come from defineTask(), got ${describeValue(task)}`)
+    }
+    if (registry.has(task.options.name)) throw new TypeError(`${api}: two tasks are named "${task.options.name}"; names must be unique`)
+    registry.set(task.options.name, task)
+  }
+  if (typeof retryDelaySeconds !== 'function') {
+    if (typeof retryDelaySeconds !== 'number' || !(retryDelaySeconds >= 0 && retryDelaySeconds <= MAX_DELAY_SECONDS)) {
+      throw new RangeError(
+        `${api}: expected \`retryDelaySeconds\` to be from 0 to ${MAX_DELAY_SECONDS} or a function, got ${describeValue(retryDelaySeconds)}`,
+      )
+    }
+  }
+  checkTimeout(api, 'timeout', timeout)
+  checkFunction(api, 'onError', onError)
+  const known = [...registry.keys()].map((name) => `"${name}"`).join(', ') || 'none'
+
+  const delayFor = (message: QueueMessage, error: unknown): number => {
+    let delay = 0
+    try {
+      delay = typeof retryDelaySeconds === 'function' ? retryDelaySeconds(message.attempts, error) : retryDelaySeconds
+    } catch (thrown) {
+      console.error('[background-tasks] the retryDelaySeconds function threw:', thrown)
+    }
+    return Number.isFinite(delay) ? Math.min(Math.max(Math.ceil(delay), 0), MAX_DELAY_SECONDS) : 0
+  }
+
+  const consume = async (message: QueueMessage, queue: string, env: Env): Promise<void> => {
+    const parsed = parseTaskMessage(message.body)
+    const task = typeof parsed === 'string' ? undefined : registry.get(parsed.task)
+    if (typeof parsed === 'string' || !task) {
+      const problem =
+        typeof parsed === 'string'
+          ? `is not a task message: ${parsed}`
+          : `names task "${parsed.task}", which this consumer does not know (it knows ${known})`
+      console.error(
+        `[background-tasks] message ${message.id} on queue "${queue}" ${problem}; not run, retried so that it ends in the dead-letter queue after max_retries`,
+      )
+      message.retry({ delaySeconds: delayFor(message, undefined) })
+      return
+    }
+    const info: TaskInfo = { name: parsed.task, id: parsed.id, attempt: message.attempts, args: parsed.args }
+    const controller = new AbortController()
+    const context: TaskContext<Env> = { name: info.name, id: info.id, attempt: info.attempt, signal: controller.signal, env }
+    const result = await attempt(
+      { fn: task.fn, args: [...parsed.args], name: info.name },
+      context,
+      controller,
+      task.options.timeout ?? timeout,
+    )
+    if (result.outcome === 'success') {
+      message.ack()
+      return
+    }
+    try {
+      await onError(result.error, info, message)
+    } catch (error) {
+      console.error('[background-tasks] the onError hook threw:', error)
+    }
+    message.retry({ delaySeconds: delayFor(message, result.error) })
+  }
+
+  return async function queueConsumer(batch, env) {
+    for (const message of batch.messages) {
+      try {
+        await consume(message, batch.queue, env)
+      } catch (error) {
+        // Only a broken message object gets here; leave it to the queue's own retry.
+        console.error(`[background-tasks] could not handle message ${message?.id} on queue "${batch.queue}":`, error)
+      }
+    }
+  }
+}

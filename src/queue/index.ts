@@ -1,0 +1,8 @@
+export type { TaskMessage, TaskTransport } from '../types.ts'
+export type { QueueProducer } from './cloudflare.ts'
+export { cloudflareQueue } from './cloudflare.ts'
+export type { QueueBatch, QueueConsumerOptions, QueueMessage } from './consumer.ts'
+export { queueConsumer } from './consumer.ts'
+export type { DefineTaskOptions, DurableTask } from './define.ts'
+export { defineTask } from './define.ts'
+export { parseTaskMessage } from './message.ts'

@@ -1,0 +1,17 @@
+import type { TaskMessage } from '../types.ts'
+
+/**
+ * Reads a queue message's body as a task message: `{ task, args, id, enqueuedAt }`. Returns what
+ * is wrong with it as a string when it is not one, so that nothing runs by guesswork.
+ */
+export const parseTaskMessage = (body: unknown): TaskMessage | string => {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    return `expected an object like {"task", "args", "id", "enqueuedAt"}, got ${body === null ? 'null' : Array.isArray(body) ? 'an array' : `a ${typeof body}`}`
+  }
+  const { task, args, id, enqueuedAt } = body as Record<string, unknown>
+  if (typeof task !== 'string' || task === '') return '`task` is not a non-empty string'
+  if (!Array.isArray(args)) return '`args` is not an array'
+  if (typeof id !== 'string' || id === '') return '`id` is not a non-empty string'
+  if (typeof enqueuedAt !== 'number' || !Number.isFinite(enqueuedAt)) return '`enqueuedAt` is not a number'
+  return { task, args, id, enqueuedAt }
+}

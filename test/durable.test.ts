@@ -1,0 +1,326 @@
+import { type Context, Hono } from 'hono'
+import { describe, expect, expectTypeOf, it } from 'vitest'
+import {
+  type BackgroundTasksEnv,
+  type BackgroundTasksOptions,
+  backgroundTasks,
+  type TaskContext,
+  type TaskEndInfo,
+  type TaskMessage,
+  TaskSendError,
+  TaskTimeoutError,
+  type TaskTransport,
+} from '../src/index.ts'
+import { defineTask } from '../src/queue/index.ts'
+import { settled } from '../src/testing.ts'
+import { deferred, recordingExecutionContext } from './helpers.ts'
+
+/** A transport that records each send in `events`, held at `gate` when one is given. */
+const recordingTransport = (events: string[], gate?: Promise<void>) => {
+  const sent: TaskMessage[][] = []
+  const transport: TaskTransport = {
+    async send(messages, c) {
+      events.push(`send ${messages.map((m) => m.task).join(', ')} (${c.req.method} ${c.req.path})`)
+      await gate
+      sent.push([...messages])
+      events.push('sent')
+    },
+  }
+  return { transport, sent }
+}
+
+const serve = (options: BackgroundTasksOptions, handler: (c: Context<BackgroundTasksEnv>) => Response | Promise<Response>) => {
+  const app = new Hono<BackgroundTasksEnv>()
+  app.use(backgroundTasks(options))
+  app.post('/register', handler)
+  return app
+}
+
+const call = async (app: Hono<BackgroundTasksEnv>, env?: unknown) => {
+  const res = await app.request('/register', { method: 'POST' }, env)
+  const body = await res.text()
+  await settled(res)
+  return { res, body }
+}
+
+const sendWelcomeEmail = defineTask('sendWelcomeEmail', async (to: string, user: { name: string }) => {
+  void [to, user]
+})
+const auditLog = defineTask('auditLog', (entry: string) => {
+  void entry
+})
+
+describe('durable tasks with a transport: sent after the response instead of run', () => {
+  it('sends after the response, in one batch per request, inside the single waitUntil', async () => {
+    const events: string[] = []
+    const gate = deferred()
+    const { transport, sent } = recordingTransport(events, gate.promise)
+    const { ctx, calls } = recordingExecutionContext()
+    const app = serve({ transport }, (c) => {
+      c.var.tasks.add(sendWelcomeEmail, 'ada@example.com', { name: 'Ada' })
+      c.var.tasks.add(auditLog, 'registered ada')
+      events.push('handler returned')
+      return c.text('created', 201)
+    })
+    const res = await app.request('/register', { method: 'POST' }, {}, ctx)
+    expect(res.status).toBe(201)
+    expect(calls).toHaveLength(1)
+    expect(events).toEqual(['handler returned'])
+    expect(await res.text()).toBe('created')
+    await new Promise((resolve) => setTimeout(resolve, 0))
+    expect(events).toEqual(['handler returned', 'send sendWelcomeEmail, auditLog (POST /register)'])
+    gate.resolve()
+    await calls[0]?.promise
+    expect(events.at(-1)).toBe('sent')
+    expect(sent).toEqual([
+      [
+        { task: 'sendWelcomeEmail', args: ['ada@example.com', { name: 'Ada' }], id: expect.any(String), enqueuedAt: expect.any(Number) },
+        { task: 'auditLog', args: ['registered ada'], id: expect.any(String), enqueuedAt: expect.any(Number) },
+      ],
+    ])
+    expect(new Set(sent[0]?.map((m) => m.id)).size).toBe(2)
+  })
+
+  it('keeps the order with in-process tasks: a durable task is sent once the tasks before it have settled', async () => {
+    const events: string[] = []
+    const { transport } = recordingTransport(events)
+    const app = serve({ transport }, (c) => {
+      c.var.tasks.add(function writeAudit() {
+        events.push('writeAudit ran')
+      })
+      c.var.tasks.add(sendWelcomeEmail, 'ada@example.com', { name: 'Ada' })
+      c.var.tasks.add(auditLog, 'one')
+      c.var.tasks.add(function pingWebhook() {
+        events.push('pingWebhook ran')
+      })
+      c.var.tasks.add(auditLog, 'two')
+      return c.text('ok')
+    })
+    await call(app)
+    expect(events).toEqual([
+      'writeAudit ran',
+      'send sendWelcomeEmail, auditLog (POST /register)',
+      'sent',
+      'pingWebhook ran',
+      'send auditLog (POST /register)',
+      'sent',
+    ])
+  })
+
+  it('reports sends to the hooks with the outcome `sent`, and logs them', async () => {
+    const lines: string[] = []
+    const ends: TaskEndInfo[] = []
+    const starts: string[] = []
+    const { transport } = recordingTransport([])
+    const app = serve(
+      {
+        transport,
+        log: (line) => lines.push(line.replace(/\d+ ms/, 'N ms')),
+        onTaskStart: (task) => void starts.push(`${task.name} #${task.attempt}`),
+        onTaskEnd: (task) => void ends.push(task),
+      },
+      (c) => {
+        c.var.tasks.add(auditLog, 'one')
+        return c.text('ok')
+      },
+    )
+    await call(app)
+    expect(starts).toEqual(['auditLog #1'])
+    expect(ends).toEqual([
+      {
+        name: 'auditLog',
+        id: expect.any(String),
+        attempt: 1,
+        args: ['one'],
+        outcome: 'sent',
+        duration: expect.any(Number),
+        willRetry: false,
+      },
+    ])
+    expect(lines).toEqual(['[background-tasks] auditLog: sent to the queue in N ms (POST /register)'])
+  })
+
+  it('reports a failed send to onError once per task, by name, and goes on with the next tasks', async () => {
+    const errors: unknown[] = []
+    const names: string[] = []
+    const events: string[] = []
+    const failing: TaskTransport = {
+      send: async () => {
+        throw new Error('queue unavailable')
+      },
+    }
+    const app = serve(
+      {
+        transport: failing,
+        onError: (error, task) => {
+          errors.push(error)
+          names.push(task.name)
+        },
+      },
+      (c) => {
+        c.var.tasks.add(sendWelcomeEmail, 'ada@example.com', { name: 'Ada' })
+        c.var.tasks.add(auditLog, 'one')
+        c.var.tasks.add(() => void events.push('in-process task still ran'))
+        return c.text('ok')
+      },
+    )
+    await call(app)
+    expect(names).toEqual(['sendWelcomeEmail', 'auditLog'])
+    expect(errors).toEqual([
+      new TaskSendError('sendWelcomeEmail', new Error('queue unavailable')),
+      new TaskSendError('auditLog', new Error('queue unavailable')),
+    ])
+    expect((errors[0] as Error).message).toBe('task "sendWelcomeEmail" could not be sent to its transport: queue unavailable')
+    expect((errors[0] as Error).cause).toEqual(new Error('queue unavailable'))
+    expect(events).toEqual(['in-process task still ran'])
+  })
+
+  it('gives a send that hangs the middleware timeout, then reports it', async () => {
+    const errors: unknown[] = []
+    const hanging: TaskTransport = { send: () => new Promise(() => {}) }
+    const app = serve({ transport: hanging, timeout: 20, onError: (error) => void errors.push(error) }, (c) => {
+      c.var.tasks.add(auditLog, 'one')
+      return c.text('ok')
+    })
+    await call(app)
+    expect(errors).toHaveLength(1)
+    expect((errors[0] as TaskSendError).cause).toBeInstanceOf(TaskTimeoutError)
+  })
+
+  it("sends a task with its own transport there, and not through the middleware's", async () => {
+    const events: string[] = []
+    const own = recordingTransport(events)
+    const shared = recordingTransport(events)
+    const billing = defineTask('billing', (invoice: number) => void invoice, { transport: own.transport })
+    const app = serve({ transport: shared.transport }, (c) => {
+      c.var.tasks.add(billing, 42)
+      c.var.tasks.add(auditLog, 'one')
+      return c.text('ok')
+    })
+    await call(app)
+    expect(own.sent.map((batch) => batch.map((m) => m.task))).toEqual([['billing']])
+    expect(shared.sent.map((batch) => batch.map((m) => m.task))).toEqual([['auditLog']])
+  })
+
+  it('skips durable tasks when the handler threw, except `always` ones, which are still sent', async () => {
+    const { transport, sent } = recordingTransport([])
+    const failureEmail = defineTask('failureEmail', (reason: string) => void reason, { always: true })
+    const app = serve({ transport }, (c) => {
+      c.var.tasks.add(auditLog, 'skipped')
+      c.var.tasks.add(failureEmail, 'boom')
+      throw new Error('boom')
+    })
+    app.onError((_, c) => c.text('failed', 500))
+    const { res } = await call(app)
+    expect(res.status).toBe(500)
+    expect(sent).toEqual([[{ task: 'failureEmail', args: ['boom'], id: expect.any(String), enqueuedAt: expect.any(Number) }]])
+  })
+
+  it('sends tasks added by a running in-process task in a later batch', async () => {
+    const { transport, sent } = recordingTransport([])
+    const app = serve({ transport }, (c) => {
+      c.var.tasks.add(() => {
+        c.var.tasks.add(auditLog, 'nested')
+      })
+      return c.text('ok')
+    })
+    await call(app)
+    expect(sent.map((batch) => batch.map((m) => m.args))).toEqual([[['nested']]])
+  })
+})
+
+describe('durable tasks without a transport run in-process', () => {
+  it('runs them like any task, with this.id, this.env and the checked arguments', async () => {
+    const seen: unknown[] = []
+    const greet = defineTask('greet', function (this: TaskContext<{ GREETING: string }>, name: string, suffix?: string) {
+      seen.push({
+        name: this.name,
+        id: typeof this.id,
+        attempt: this.attempt,
+        greeting: this.env.GREETING,
+        args: [name, suffix],
+      })
+    })
+    const added: unknown[] = []
+    const app = serve({ onTaskStart: (task) => void added.push(task.args) }, (c) => {
+      c.var.tasks.add(greet, 'Ada', undefined)
+      return c.text('ok')
+    })
+    await call(app, { GREETING: 'hello' })
+    expect(seen).toEqual([{ name: 'greet', id: 'string', attempt: 1, greeting: 'hello', args: ['Ada', undefined] }])
+    // A trailing `undefined` is left out, as it would be on the queue.
+    expect(added).toEqual([['Ada']])
+  })
+
+  it('still checks their arguments at add(), so that a test without a queue catches them', async () => {
+    const app = serve({}, (c) => {
+      c.var.tasks.add(auditLog, new Date(0) as never)
+      return c.text('ok')
+    })
+    app.onError((error, c) => c.text(error.message, 500))
+    const { body } = await call(app)
+    expect(body).toBe(
+      'tasks.add: argument 0 of durable task "auditLog" is not JSON-serialisable at `args[0]`: a Date (JSON turns it into a string; pass `date.toISOString()` or `date.getTime()`)',
+    )
+  })
+})
+
+describe('every task gets an id', () => {
+  it('is stable across the retries of one add(), and differs between adds', async () => {
+    const ids: string[] = []
+    const app = serve({ retries: 1, retryDelay: 0, onError: () => {} }, (c) => {
+      const flaky = function (this: TaskContext) {
+        ids.push(this.id)
+        if (this.attempt === 1) throw new Error('once')
+      }
+      c.var.tasks.add(flaky)
+      c.var.tasks.add(flaky)
+      return c.text('ok')
+    })
+    await call(app)
+    expect(ids).toHaveLength(4)
+    expect(ids[0]).toBe(ids[1])
+    expect(ids[2]).toBe(ids[3])
+    expect(ids[0]).not.toBe(ids[2])
+    expect(ids[0]).toMatch(/^[0-9a-f-]{36}$/)
+  })
+})
+
+describe('bad transport options fail when the factory is called', () => {
+  it.each([
+    [
+      { transport: {} },
+      'backgroundTasks: expected `transport` to be a transport: an object with a `send` function, got `[object Object]` (object)',
+    ],
+    [
+      { transport: 'TASKS' },
+      'backgroundTasks: expected `transport` to be a transport: an object with a `send` function, got `"TASKS"` (string)',
+    ],
+  ])('%j', (options, message) => {
+    expect(() => backgroundTasks(options as never)).toThrow(new TypeError(message))
+  })
+})
+
+describe('types', () => {
+  it('checks add() arguments against a defineTask() function, and types this.env', () => {
+    interface Env {
+      EMAIL: { send(to: string): Promise<void> }
+    }
+    const welcome = defineTask('welcome', async function (this: TaskContext<Env>, to: string, attempt?: number) {
+      expectTypeOf(this.env.EMAIL.send).toBeFunction()
+      expectTypeOf(this.id).toEqualTypeOf<string>()
+      await this.env.EMAIL.send(to)
+      void attempt
+    })
+    const app = new Hono<BackgroundTasksEnv>()
+    app.get('/', (c) => {
+      c.var.tasks.add(welcome, 'ada@example.com')
+      c.var.tasks.add(welcome, 'ada@example.com', 2)
+      // @ts-expect-error wrong argument type
+      c.var.tasks.add(welcome, 42)
+      // @ts-expect-error missing argument
+      c.var.tasks.add(welcome)
+      return c.text('ok')
+    })
+  })
+})

@@ -1,0 +1,116 @@
+import { Hono } from 'hono'
+import { type BackgroundTasksEnv, backgroundTasks, type TaskContext } from '../../src/index.ts'
+import { cloudflareQueue, defineTask, queueConsumer } from '../../src/queue/index.ts'
+
+/** The bindings of test/queue/wrangler.toml. */
+export interface Env {
+  TASKS: Queue
+}
+
+/** One run of a durable task, as the consumer saw it. */
+export interface Run {
+  task: string
+  id: string
+  attempt: number
+  args: unknown[]
+  outcome: 'success' | 'error'
+  /** Whether the task got the Worker's env as `this.env`. */
+  hadEnv: boolean
+}
+
+/** What the dead-letter queue received. */
+export interface DeadLetter {
+  id: string
+  body: unknown
+}
+
+// The consumer runs in the tests' isolate (the vitest plugin's main worker), so the tests read
+// these arrays directly.
+export const runs: Run[] = []
+export const deadLetters: DeadLetter[] = []
+/** Lines the app's onError saw, for the failed-send test. */
+export const reported: string[] = []
+
+const note = (context: TaskContext<Env>, args: unknown[], outcome: Run['outcome']): void => {
+  const { name: task, id, attempt, env } = context
+  runs.push({ task, id, attempt, args, outcome, hadEnv: typeof env.TASKS?.send === 'function' })
+}
+
+/** Always succeeds. */
+export const record = defineTask('record', async function (this: TaskContext<Env>, label: string, data?: unknown) {
+  note(this, data === undefined ? [label] : [label, data], 'success')
+})
+
+/** Fails on its first two deliveries, succeeds on the third. */
+export const flaky = defineTask('flaky', async function (this: TaskContext<Env>, label: string) {
+  const ok = this.attempt >= 3
+  note(this, [label], ok ? 'success' : 'error')
+  if (!ok) throw new Error(`flaky failed on attempt ${this.attempt}`)
+})
+
+/** Always fails: ends in the dead-letter queue after max_retries. */
+export const hopeless = defineTask('hopeless', async function (this: TaskContext<Env>, label: string) {
+  note(this, [label], 'error')
+  throw new Error(`hopeless failed on attempt ${this.attempt}`)
+})
+
+/** Has a transport of its own whose binding does not exist, so its send fails. */
+export const lost = defineTask(
+  'lost',
+  async function (this: TaskContext<Env>, label: string) {
+    note(this, [label], 'success')
+  },
+  { transport: cloudflareQueue('NO_SUCH_QUEUE') },
+)
+
+export const consume = queueConsumer<Env>({ tasks: [record, flaky, hopeless], retryDelaySeconds: 0, onError: () => {} })
+
+export const app = new Hono<{ Bindings: Env } & BackgroundTasksEnv>()
+app.use(
+  backgroundTasks({
+    transport: cloudflareQueue('TASKS'),
+    onError: (error) => {
+      reported.push(error instanceof Error ? `${error.name}: ${error.message}` : String(error))
+    },
+  }),
+)
+
+/** Adds the durable tasks named in the body: `{"tasks": [["record", "a"], ["flaky", "b"]]}`. */
+app.post('/tasks', async (c) => {
+  const { tasks } = await c.req.json<{ tasks: [string, string][] }>()
+  for (const [name, label] of tasks) {
+    if (name === 'record') c.var.tasks.add(record, label)
+    else if (name === 'flaky') c.var.tasks.add(flaky, label)
+    else if (name === 'hopeless') c.var.tasks.add(hopeless, label)
+    else if (name === 'lost') c.var.tasks.add(lost, label)
+    else
+      c.var.tasks.add(function inProcess() {
+        runs.push({ task: 'inProcess', id: label, attempt: 1, args: [], outcome: 'success', hadEnv: false })
+      })
+  }
+  return c.json({ added: c.var.tasks.size }, 202)
+})
+
+/** Tries to add a task with an argument JSON cannot carry; answers with the error `add()` threw. */
+app.post('/bigint', (c) => {
+  try {
+    c.var.tasks.add(record, 'bigint', { user: { createdAt: 10n } })
+  } catch (error) {
+    return c.json({ error: `${(error as Error).name}: ${(error as Error).message}` }, 400)
+  }
+  return c.json({ added: c.var.tasks.size }, 202)
+})
+
+export default {
+  fetch: app.fetch,
+  async queue(batch, env) {
+    if (batch.queue === 'tasks-dead') {
+      for (const message of batch.messages) {
+        deadLetters.push({ id: message.id, body: message.body })
+        message.ack()
+      }
+      return
+    }
+    await consume(batch, env)
+  },
+} satisfies ExportedHandler<Env>
