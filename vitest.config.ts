@@ -37,6 +37,10 @@ export default defineConfig({
         test: { name: 'workerd', include: ['test/workerd/**/*.test.ts'] },
       },
       {
+        plugins: [cloudflareTest({ wrangler: { configPath: './test/queue/wrangler.toml' } })],
+        test: { name: 'workerd-queue', include: ['test/queue/**/*.spec.ts'] },
+      },
+      {
         plugins: [cloudflareTest({ wrangler: { configPath: './wrangler.toml' } })],
         test: { name: 'example-cloudflare', include: ['examples/cloudflare/test/**/*.test.ts'] },
       },
