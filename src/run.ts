@@ -43,6 +43,16 @@ export const attempt = (
       },
       (error: unknown) => {
         if (timer !== undefined) clearTimeout(timer)
+        // Past its timeout nothing waits for this attempt: an error other than the abort itself (a late
+        // tasks.add() that throws, say) would vanish without a word.
+        const reason: unknown = controller.signal.reason
+        const aborted =
+          error === reason ||
+          (error as { cause?: unknown } | null)?.cause === reason ||
+          (error instanceof Error && error.name === 'AbortError')
+        if (reason instanceof TaskTimeoutError && !aborted) {
+          console.error(`[background-tasks] task "${entry.name}" failed after it had timed out:`, error)
+        }
         resolve({ outcome: 'error', error })
       },
     )
