@@ -1,0 +1,166 @@
+// Where the per-request cost of the middleware goes, on Node:
+// - an in-process micro-benchmark (app.fetch with the env @hono/node-server passes, no sockets), so the
+//   library's own CPU per request shows without HTTP noise;
+// - node --cpu-prof of that micro-benchmark with one task per request, each sample charged to a library
+//   function (Node internals it calls, such as timers or AbortController, count as library time);
+// - the cost of the JavaScript primitives the library uses per task, on this Node;
+// - node --cpu-prof of the real HTTP servers (bare and one task), split by owner.
+import { execFile } from 'node:child_process'
+import { readdirSync, rmSync } from 'node:fs'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { buildMicro } from './lib/build.mjs'
+import { analyseProfile, sourceMapOfBundle } from './lib/cpuprofile.mjs'
+import { cannon, sleep, waitForTasks } from './lib/load.mjs'
+import { envNumber, isMain } from './lib/main.mjs'
+import { benchDir, cacheDir, root } from './lib/paths.mjs'
+import { killAll } from './lib/proc.mjs'
+import { environment, runAlone } from './lib/report.mjs'
+import { startNode } from './lib/servers.mjs'
+import { fmt, median } from './lib/stats.mjs'
+
+const run = promisify(execFile)
+const MICRO_VARIANTS = ['bare', 'mounted', 'one', 'three']
+const OWNERS = ['library', 'hono', '@hono/node-server', 'benchmark app', 'node internals', '(garbage collector)', '(program)']
+
+const jsonLines = (stdout) =>
+  stdout
+    .split('\n')
+    .filter((line) => line.startsWith('{'))
+    .map((line) => JSON.parse(line))
+
+const profileDir = (name) => {
+  const dir = path.join(cacheDir, `prof-${name}`)
+  rmSync(dir, { recursive: true, force: true })
+  return dir
+}
+
+const profileFile = (dir) => {
+  const file = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))
+  if (!file) throw new Error(`no .cpuprofile in ${dir}`)
+  return path.join(dir, file)
+}
+
+/** µs per request of each micro variant, as medians of interleaved rounds, and the difference to bare. */
+const micro = async (file, rounds) => {
+  const { stdout } = await run(process.execPath, [file, MICRO_VARIANTS.join(','), String(rounds), '10000'], {
+    cwd: root,
+    maxBuffer: 1 << 24,
+  })
+  const lines = jsonLines(stdout)
+  const counts = lines.pop()
+  return { rounds: lines, counts }
+}
+
+const microProfile = async (file) => {
+  const dir = profileDir('micro-one')
+  await run(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, file, 'one', '3', '20000'], { cwd: root, maxBuffer: 1 << 24 })
+  return profileFile(dir)
+}
+
+const httpProfile = async (variant, { duration, connections }) => {
+  const dir = profileDir(`http-${variant}`)
+  const server = await startNode(variant, { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`], name: `node:${variant} (profiled)` })
+  let load
+  try {
+    await cannon({ url: `${server.url}/`, connections, duration: 1 })
+    await sleep(200)
+    const from = Number(process.hrtime.bigint() / 1000n)
+    load = await cannon({ url: `${server.url}/`, connections, duration })
+    load.window = { from, to: Number(process.hrtime.bigint() / 1000n) }
+    await waitForTasks(server)
+  } finally {
+    await server.stop('SIGTERM')
+  }
+  return { file: profileFile(dir), load }
+}
+
+const share = (part, whole) => `${((100 * part) / whole).toFixed(1)}%`
+
+export const profile = async ({
+  duration = envNumber('BENCH_PROFILE_DURATION', 4),
+  connections = 50,
+  rounds = envNumber('BENCH_MICRO_ROUNDS', 5),
+} = {}) => {
+  const env = environment()
+  const started = performance.now()
+  const microFile = await buildMicro()
+  const fileOfLine = sourceMapOfBundle(path.join(cacheDir, 'lib.mjs'))
+
+  const microRun = await micro(microFile, rounds)
+  const microStats = analyseProfile(await microProfile(microFile), { fileOfLine })
+  const { stdout } = await run(process.execPath, [path.join(benchDir, 'lib/primitives.mjs')], { cwd: root })
+  const primitiveCosts = JSON.parse(stdout)
+  const http = {}
+  for (const variant of ['bare', 'one']) {
+    const { file, load } = await httpProfile(variant, { duration, connections })
+    http[variant] = { file, load, stats: analyseProfile(file, { fileOfLine, ...load.window }) }
+  }
+
+  const us = (variant) => median(microRun.rounds.map((r) => r[variant] / 1000))
+  const diff = (variant) => median(microRun.rounds.map((r) => (r[variant] - r.bare) / 1000))
+  const libraryMs = microStats.categories.find(([c]) => c === 'library')?.[1] ?? 0
+  const ownerMs = (stats, owner) => stats.categories.find(([c]) => c === owner)?.[1] ?? 0
+
+  return {
+    id: 'profile',
+    title: 'Profile: where the time goes (Node)',
+    env,
+    seconds: (performance.now() - started) / 1000,
+    intro: [
+      'An in-process micro-benchmark calls `app.fetch()` with the env @hono/node-server passes (an `outgoing` that emits',
+      "'finish'), 50 requests at a time, and waits for their tasks: no sockets, so the library's own CPU cost shows. Then",
+      '`node --cpu-prof` of the same loop with one task per request: every sample is charged to the nearest library function',
+      'on its stack, so the Node internals it calls (timers, AbortController, events) count as library time.',
+    ].join('\n'),
+    tables: [
+      {
+        caption: `In-process cost per request (median of ${rounds} interleaved rounds of 10,000 requests, tasks included):`,
+        headers: ['Variant', 'µs/request', 'extra vs bare Hono'],
+        rows: MICRO_VARIANTS.map((v) => [v, us(v).toFixed(2), v === 'bare' ? '' : `+${diff(v).toFixed(2)} µs`]),
+      },
+      {
+        caption: `One task per request, profiled: library time by function (${share(libraryMs, microStats.total)} of the busy CPU; GC ${share(
+          ownerMs(microStats, '(garbage collector)'),
+          microStats.total,
+        )}):`,
+        headers: ['Library function (source file)', 'share of library time'],
+        rows: microStats.libraryFunctions.slice(0, 10).map(([fn, ms]) => [fn, share(ms, libraryMs)]),
+      },
+      {
+        caption: 'The same library time by the function on the CPU, top 12:',
+        headers: ['On the CPU', 'share of library time', `≈ µs per request (of ${us('one').toFixed(1)})`],
+        rows: microStats.libraryLeaves
+          .slice(0, 12)
+          .map(([leaf, ms]) => [leaf, share(ms, libraryMs), ((us('one') * ms) / microStats.total).toFixed(2)]),
+      },
+      {
+        caption: `What the primitives cost on Node ${process.versions.node} (ns per operation, median of 5 loops of 200,000):`,
+        headers: ['Operation', 'ns'],
+        rows: Object.entries(primitiveCosts).map(([name, ns]) => [name, fmt.int(ns)]),
+      },
+      {
+        caption: `The real servers under \`node --cpu-prof\` (${connections} autocannon connections, ${duration} s): share of the busy samples by owner. The profiler slows everything, so compare the columns.`,
+        headers: ['Owner', 'bare Hono', 'one no-op task'],
+        rows: [
+          ...OWNERS.map((o) => [
+            o,
+            share(ownerMs(http.bare.stats, o), http.bare.stats.total),
+            share(ownerMs(http.one.stats, o), http.one.stats.total),
+          ]),
+          ['requests/s while profiled', fmt.int(http.bare.load.rps), fmt.int(http.one.load.rps)],
+        ],
+      },
+    ],
+    notes: [
+      `Tasks in the micro-benchmark: ${microRun.counts.completed} completed of ${microRun.counts.added} added. ` +
+        `"≈ µs per request" is the one-task variant's µs/request times the sample's share of the profile's busy time: an estimate.`,
+      `Profiles (open in Chrome DevTools): ${[path.join(cacheDir, 'prof-micro-one'), http.bare.file, http.one.file]
+        .map((f) => path.relative(root, f))
+        .join(', ')}.`,
+    ],
+    data: { micro: Object.fromEntries(MICRO_VARIANTS.map((v) => [v, { us: us(v), diff: diff(v) }])), primitiveCosts },
+  }
+}
+
+if (isMain(import.meta.url)) runAlone(profile).finally(killAll)

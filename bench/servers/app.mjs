@@ -1,0 +1,150 @@
+// The one app every benchmark server runs, whatever the runtime. `variant` picks the routes.
+import { Hono } from 'hono'
+import { backgroundTasks } from '../../src/index.ts'
+
+const BODY = { hello: 'world' }
+
+/** Tasks added by handlers and tasks that ran to the end, for checks and throughput. */
+export const counters = { added: 0, completed: 0 }
+
+function noop() {
+  counters.completed++
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** The task of the client-wait benchmark: half a second of (simulated) work. */
+async function slow() {
+  await sleep(500)
+  counters.completed++
+}
+
+/** The task of the throughput and memory benchmarks: a short wait, like a call to another service. */
+async function io(id) {
+  await sleep(5)
+  if (typeof id === 'number') counters.completed++
+}
+
+const noop2 = () => {}
+
+/** The body passed through a pull-based ReadableStream, as src/finished.ts does to watch its end. */
+const restream = (body) => {
+  const reader = body.getReader()
+  return new ReadableStream({
+    async pull(controller) {
+      const chunk = await reader.read()
+      if (chunk.done) controller.close()
+      else controller.enqueue(chunk.value)
+    },
+    cancel(reason) {
+      return reader.cancel(reason)
+    },
+  })
+}
+
+const stats = () => {
+  const out = { added: counters.added, completed: counters.completed }
+  const proc = globalThis.process
+  try {
+    const memory = proc.memoryUsage()
+    out.rss = memory.rss
+    out.heapUsed = memory.heapUsed
+  } catch {}
+  try {
+    const cpu = proc.cpuUsage()
+    out.cpu = cpu.user + cpu.system
+  } catch {}
+  return out
+}
+
+const collectGarbage = () => {
+  if (typeof globalThis.gc === 'function') {
+    globalThis.gc()
+    globalThis.gc()
+  } else if (typeof globalThis.Bun?.gc === 'function') globalThis.Bun.gc(true)
+}
+
+/** Variants: what the `/` route does (see the benchmark that uses each). */
+export const variants = {
+  bare: 'bare Hono',
+  mounted: 'middleware mounted, no task',
+  one: 'one no-op task',
+  three: 'three no-op tasks',
+  immediate: 'setImmediate(task), no middleware',
+  wait: '/task adds a 500 ms task, /none adds none',
+  work: 'one 5 ms task per request',
+}
+
+export const createApp = (variant) => {
+  if (!(variant in variants)) throw new Error(`unknown variant ${variant}`)
+  const app = new Hono()
+  // Registered before the middleware: its handler answers without ever reaching it.
+  app.get('/__stats', (c) => c.json(stats()))
+  app.post('/__gc', (c) => {
+    collectGarbage()
+    return c.json(stats())
+  })
+  switch (variant) {
+    case 'bare':
+      app.get('/', (c) => c.json(BODY))
+      break
+    case 'immediate':
+      app.get('/', (c) => {
+        counters.added++
+        setImmediate(noop)
+        return c.json(BODY)
+      })
+      break
+    case 'mounted':
+      app.use(backgroundTasks())
+      app.get('/', (c) => c.json(BODY))
+      break
+    case 'one':
+      app.use(backgroundTasks())
+      app.get('/', (c) => {
+        counters.added++
+        c.var.tasks.add(noop)
+        return c.json(BODY)
+      })
+      break
+    case 'three':
+      app.use(backgroundTasks())
+      app.get('/', (c) => {
+        counters.added += 3
+        c.var.tasks.add(noop)
+        c.var.tasks.add(noop)
+        c.var.tasks.add(noop)
+        return c.json(BODY)
+      })
+      break
+    case 'wait':
+      app.use(backgroundTasks())
+      app.get('/none', (c) => c.json(BODY))
+      // The same as /none under another name: the A/A control of the client-wait ratios.
+      app.get('/none2', (c) => c.json(BODY))
+      app.get('/task', (c) => {
+        counters.added++
+        c.var.tasks.add(slow)
+        return c.json(BODY)
+      })
+      // Diagnostics, no task: what the library does to a response with tasks, done by hand.
+      app.get('/restream', (c) => {
+        const res = c.json(BODY)
+        return new Response(restream(res.body), res)
+      })
+      app.get('/completed', (c) => {
+        c.env?.completed?.then?.(noop2, noop2)
+        return c.json(BODY)
+      })
+      break
+    case 'work':
+      app.use(backgroundTasks())
+      app.get('/', (c) => {
+        counters.added++
+        c.var.tasks.add(io, counters.added)
+        return c.json(BODY)
+      })
+      break
+  }
+  return app
+}
