@@ -37,6 +37,14 @@ export const denoCompleted = (env: unknown): PromiseLike<void> | undefined => {
 
 const vercelContext = Symbol.for('@vercel/request-context')
 
+/**
+ * AWS Lambda: `hono/aws-lambda`'s `handle` passes `lambdaContext`; its `streamHandle` and
+ * `hono/lambda-edge` pass the same Lambda context object as `context`.
+ */
+const onLambda = (env: { lambdaContext?: unknown; context?: unknown } | undefined): boolean =>
+  Boolean(env?.lambdaContext) ||
+  typeof (env?.context as { getRemainingTimeInMillis?: unknown } | undefined)?.getRemainingTimeInMillis === 'function'
+
 const bound = (source: string, owner: WaitUntilOwner): Lifetime => ({
   kind: 'waitUntil',
   source,
@@ -59,7 +67,7 @@ export const findLifetime = (c: Context, override: ((promise: Promise<void>, c: 
     if (hasWaitUntil(netlify)) return bound('netlify', netlify)
     const vercel = (globalThis as Record<symbol, { get?: () => unknown } | undefined>)[vercelContext]?.get?.()
     if (hasWaitUntil(vercel)) return bound('vercel', vercel)
-    if ((env as { lambdaContext?: unknown } | undefined)?.lambdaContext) return { kind: 'before-response' }
+    if (onLambda(env as { lambdaContext?: unknown; context?: unknown } | undefined)) return { kind: 'before-response' }
   }
   return { kind: 'in-process' }
 }

@@ -1,0 +1,18 @@
+import { afterAll, beforeAll, describe } from 'vitest'
+import { behaviourSuite } from '../behaviour-suite.ts'
+import { lifetimeChecks } from './lifetime-checks.ts'
+import { rulesFor, runtimeRun, titleOf } from './matrix.ts'
+import { type ServerProcess, startServer } from './process.ts'
+
+const run = runtimeRun('bun')
+
+describe(titleOf(run), () => {
+  let server: ServerProcess
+  beforeAll(async () => {
+    server = await startServer('node_modules/.bin/bun', ['test/runtimes/servers/bun.ts'], { ready: /listening on (http:\/\/\S+)/ })
+  })
+  afterAll(() => server?.stop())
+  const target = () => ({ fetch: (path: string, init?: RequestInit) => fetch(server.base + path, init) })
+  lifetimeChecks(run, target)
+  behaviourSuite(target, rulesFor(run))
+})

@@ -1,0 +1,27 @@
+import { afterAll, beforeAll, describe } from 'vitest'
+import { behaviourSuite } from '../behaviour-suite.ts'
+import { bundleEdgeFunction, type EdgeFunctionShape, type EdgeRuntimeServer, serveEdgeFunction } from './edge-platform.ts'
+import { lifetimeChecks } from './lifetime-checks.ts'
+import { type Run, rulesFor, runtimeRun, titleOf } from './matrix.ts'
+
+let code: Promise<string> | undefined
+const bundled = () => {
+  code ??= bundleEdgeFunction()
+  return code
+}
+
+const edgeRun = (run: Run, shape: EdgeFunctionShape) =>
+  describe(titleOf(run), () => {
+    let server: EdgeRuntimeServer
+    beforeAll(async () => {
+      server = await serveEdgeFunction(await bundled(), shape)
+    })
+    // close() also waits for everything handed to waitUntil: bounded, in case a test left work behind.
+    afterAll(() => server && Promise.race([server.close(), new Promise((resolve) => setTimeout(resolve, 2_000))]))
+    const target = () => ({ fetch: (path: string, init?: RequestInit) => fetch(new URL(path, server.url), init) })
+    lifetimeChecks(run, target, { handedOff: () => server.waitUntil() })
+    behaviourSuite(target, rulesFor(run))
+  })
+
+edgeRun(runtimeRun('vercel-edge-context'), 'withContext')
+edgeRun(runtimeRun('vercel-edge-request-context'), 'requestOnly')
