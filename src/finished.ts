@@ -5,32 +5,59 @@ import { denoCompleted, nodeOutgoing } from './lifetime.ts'
 export interface Watched {
   readonly response: Response | undefined
   readonly finished: Promise<void>
-  /** The body was wrapped: the work waits for it to be read to the end or cancelled. */
+  /** The body is a stream the work waits for: it must be read to the end or cancelled. */
   readonly wrapped: boolean
 }
 
+const noop = (): void => {}
+
 const afterHandOver = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0))
 
-const noop = (): void => {}
+const PENDING = Symbol('pending')
+
+const nextTurn = (): Promise<typeof PENDING> => new Promise((resolve) => setTimeout(resolve, 0, PENDING))
 
 // Statuses whose body is never sent: nothing would ever read a wrapped body.
 const NO_BODY = new Set([101, 103, 204, 205, 304])
 
-/** Re-serves `res`'s body through a stream that tells when its last chunk was read, or it was cancelled. */
-const watchBody = (res: Response, body: ReadableStream<Uint8Array>): Watched => {
+const concat = (chunks: Uint8Array[]): Uint8Array => {
+  if (chunks.length === 1) return chunks[0] as Uint8Array
+  const bytes = new Uint8Array(chunks.reduce((size, chunk) => size + chunk.byteLength, 0))
+  let offset = 0
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset)
+    offset += chunk.byteLength
+  }
+  return bytes
+}
+
+/**
+ * Re-serves a streamed body, starting with the chunks already read, through a stream that tells
+ * when its last chunk was read or it was cancelled.
+ */
+const watchStream = (
+  res: Response,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  chunks: Uint8Array[],
+  pending: Promise<ReadableStreamReadResult<Uint8Array>>,
+): Watched => {
   let done = noop
   const finished = new Promise<void>((resolve) => {
-    done = resolve
+    // A turn later, so that the runtime has written the last chunk out before the tasks start.
+    done = () => setTimeout(resolve, 0)
   })
-  const reader = body.getReader()
+  let next: Promise<ReadableStreamReadResult<Uint8Array>> | undefined = pending
   const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
+      const chunk = chunks.shift()
+      if (chunk) return controller.enqueue(chunk)
       try {
-        const chunk = await reader.read()
-        if (chunk.done) {
+        const result = await (next ?? reader.read())
+        next = undefined
+        if (result.done) {
           controller.close()
           done()
-        } else controller.enqueue(chunk.value)
+        } else controller.enqueue(result.value)
       } catch (error) {
         controller.error(error)
         done()
@@ -45,20 +72,41 @@ const watchBody = (res: Response, body: ReadableStream<Uint8Array>): Watched => 
 }
 
 /**
- * When `res` counts as finished (DESIGN.md point 1): Node's `finish`/`close`, Deno's
- * `info.completed`, else the last chunk of the body (or a cancel), else the hand-over.
- * `canWrap` is false once the response has left the middleware.
+ * Tells a buffered body from a streamed one by what it has delivered within one turn of the
+ * event loop. A buffered body comes back as bytes, so it keeps its Content-Length, and its tasks
+ * start once it is handed over; a streamed one is watched to its last chunk (DESIGN.md point 1).
  */
-export const watchResponse = (c: Context, res: Response | undefined, canWrap: boolean): Watched => {
+const watchBody = async (res: Response, body: ReadableStream<Uint8Array>): Promise<Watched> => {
+  const reader = body.getReader()
+  const chunks: Uint8Array[] = []
+  const turn = nextTurn()
+  let next = reader.read()
+  try {
+    for (;;) {
+      const result = await Promise.race([next, turn])
+      if (result === PENDING) break
+      if (result.done)
+        return { response: new Response(concat(chunks) as Uint8Array<ArrayBuffer>, res), finished: afterHandOver(), wrapped: false }
+      chunks.push(result.value)
+      next = reader.read()
+    }
+  } catch {
+    // An erroring body: the watched stream passes the error on to whoever reads it.
+  }
+  return watchStream(res, reader, chunks, next)
+}
+
+/**
+ * When `res` counts as finished (DESIGN.md point 1): Node's `close` (it follows `finish`, and comes
+ * alone when the client went away; `on`, since `once` costs a wrapper and the response is discarded), Deno's `info.completed`, else the hand-over of a buffered body
+ * or the last chunk (or a cancel) of a streamed one. `canWrap` is false once the response has
+ * left the middleware.
+ */
+export const watchResponse = (c: Context, res: Response | undefined, canWrap: boolean): Watched | Promise<Watched> => {
   const outgoing = nodeOutgoing(c.env)
   if (outgoing) {
     const finished =
-      outgoing.writableFinished || outgoing.destroyed
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => {
-            outgoing.once('finish', resolve)
-            outgoing.once('close', resolve)
-          })
+      outgoing.destroyed || outgoing.closed ? Promise.resolve() : new Promise<void>((resolve) => outgoing.on('close', resolve))
     return { response: res, finished, wrapped: false }
   }
   const completed = denoCompleted(c.env)

@@ -19,14 +19,14 @@ const hasWaitUntil = (value: unknown): value is WaitUntilOwner =>
 /** @hono/node-server passes `{ incoming, outgoing }`; `outgoing` is the `ServerResponse`. */
 export const nodeOutgoing = (env: unknown): NodeOutgoing | undefined => {
   const outgoing = (env as { outgoing?: NodeOutgoing } | undefined)?.outgoing
-  return typeof outgoing?.once === 'function' ? outgoing : undefined
+  return typeof outgoing?.on === 'function' ? outgoing : undefined
 }
 
 /** The part of Node's `ServerResponse` the library reads, typed here to keep `node:` out. */
 export interface NodeOutgoing {
-  readonly writableFinished: boolean
+  readonly closed: boolean
   readonly destroyed: boolean
-  once(event: 'finish' | 'close', listener: () => void): unknown
+  on(event: 'close', listener: () => void): unknown
 }
 
 /** `Deno.serve(app.fetch)` passes `ServeHandlerInfo`, whose `completed` settles once the response is sent. */
@@ -36,6 +36,8 @@ export const denoCompleted = (env: unknown): PromiseLike<void> | undefined => {
 }
 
 const vercelContext = Symbol.for('@vercel/request-context')
+const IN_PROCESS: Lifetime = { kind: 'in-process' }
+const BEFORE_RESPONSE: Lifetime = { kind: 'before-response' }
 
 /**
  * AWS Lambda: `hono/aws-lambda`'s `handle` passes `lambdaContext`; its `streamHandle` and
@@ -67,7 +69,7 @@ export const findLifetime = (c: Context, override: ((promise: Promise<void>, c: 
     if (hasWaitUntil(netlify)) return bound('netlify', netlify)
     const vercel = (globalThis as Record<symbol, { get?: () => unknown } | undefined>)[vercelContext]?.get?.()
     if (hasWaitUntil(vercel)) return bound('vercel', vercel)
-    if (onLambda(env as { lambdaContext?: unknown; context?: unknown } | undefined)) return { kind: 'before-response' }
+    if (onLambda(env as { lambdaContext?: unknown; context?: unknown } | undefined)) return BEFORE_RESPONSE
   }
-  return { kind: 'in-process' }
+  return IN_PROCESS
 }

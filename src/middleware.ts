@@ -26,7 +26,8 @@ const handOff = async (
     await runTasks(list)
     return res
   }
-  const { response, finished, wrapped } = watchResponse(c, res, canWrap)
+  const watching = watchResponse(c, res, canWrap)
+  const { response, finished, wrapped } = watching instanceof Promise ? await watching : watching
   const work = finished.then(() => runTasks(list))
   if (response) recordWork(response, work, wrapped)
   if (lifetime.kind === 'in-process') {

@@ -116,7 +116,7 @@ export const drainTasks = async (options: DrainOptions = {}): Promise<DrainResul
       if (entry.state === 'done') finished.push(entry.name)
       else if (entry.state !== 'skipped') {
         unfinished.push(entry.name)
-        entry.controller?.abort(new DrainTimeoutError(entry.name))
+        entry.attempt?.abort(new DrainTimeoutError(entry.name))
       }
     }
   }

@@ -10,8 +10,7 @@ export interface Attempt {
 }
 
 /** Calls a user hook so that neither a throw nor a rejection can escape. */
-const callHook = async <A extends unknown[]>(hook: ((...args: A) => unknown) | undefined, label: string, ...args: A): Promise<void> => {
-  if (!hook) return
+const callHook = async <A extends unknown[]>(hook: (...args: A) => unknown, label: string, ...args: A): Promise<void> => {
   try {
     await hook(...args)
   } catch (error) {
@@ -19,81 +18,161 @@ const callHook = async <A extends unknown[]>(hook: ((...args: A) => unknown) | u
   }
 }
 
-/** One attempt: resolves with its outcome, never rejects; the timeout aborts the signal and moves on. */
-export const attempt = (
-  entry: Pick<Entry, 'fn' | 'args' | 'name'>,
-  context: TaskContext,
-  controller: AbortController,
-  timeout: number | false,
-): Promise<Attempt> =>
-  new Promise((resolve) => {
+/**
+ * `this` inside a task. The AbortController is made only when the task reads `signal` or the
+ * attempt is aborted: on Node 20 it costs more than a no-op task itself.
+ */
+export class Attempt implements TaskContext {
+  #controller: AbortController | undefined
+  /** Why the attempt was aborted (a timeout or a drain), once it was. */
+  reason: unknown
+
+  constructor(
+    readonly entry: Pick<Entry, 'fn' | 'args' | 'name' | 'id'>,
+    readonly attempt: number,
+    readonly env: unknown,
+  ) {}
+
+  get name(): string {
+    return this.entry.name
+  }
+
+  get id(): string {
+    return this.entry.id
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController()
+      if (this.reason !== undefined) this.#controller.abort(this.reason)
+    }
+    return this.#controller.signal
+  }
+
+  abort(reason: unknown): void {
+    if (this.reason !== undefined) return
+    this.reason = reason
+    this.#controller?.abort(reason)
+  }
+}
+
+/** How one attempt ended. */
+export interface Outcome {
+  outcome: TaskOutcome
+  error?: unknown
+}
+
+const SUCCESS: Outcome = { outcome: 'success' }
+
+const isThenable = (value: unknown): value is PromiseLike<unknown> =>
+  (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as PromiseLike<unknown>).then === 'function'
+
+/** An error a task raised because its attempt was aborted, rather than one of its own. */
+const causedByAbort = (error: unknown, reason: unknown): boolean =>
+  error === reason || (error as { cause?: unknown } | null)?.cause === reason || (error instanceof Error && error.name === 'AbortError')
+
+/**
+ * Runs one attempt: its outcome, never a rejection. A task that returns without a promise is
+ * done at once; a promise races the timeout, which aborts the attempt and moves on.
+ */
+export const runAttempt = (context: Attempt, timeout: number | false): Outcome | Promise<Outcome> => {
+  const { entry } = context
+  let result: unknown
+  try {
+    result = entry.fn.apply(context, entry.args)
+  } catch (error) {
+    return { outcome: 'error', error }
+  }
+  if (!isThenable(result)) return SUCCESS
+  return new Promise((resolve) => {
     let timer: ReturnType<typeof setTimeout> | undefined
     if (timeout !== false) {
       timer = setTimeout(() => {
         const error = new TaskTimeoutError(entry.name, timeout)
-        controller.abort(error)
+        context.abort(error)
         resolve({ outcome: 'timeout', error })
       }, timeout)
     }
-    // The async wrapper turns a synchronous throw into a rejection (the p-limit way).
-    ;(async () => entry.fn.apply(context, entry.args))().then(
+    result.then(
       () => {
         if (timer !== undefined) clearTimeout(timer)
-        resolve({ outcome: 'success' })
+        resolve(SUCCESS)
       },
       (error: unknown) => {
         if (timer !== undefined) clearTimeout(timer)
         // Past its timeout nothing waits for this attempt: an error other than the abort itself (a late
         // tasks.add() that throws, say) would vanish without a word.
-        const reason: unknown = controller.signal.reason
-        const aborted =
-          error === reason ||
-          (error as { cause?: unknown } | null)?.cause === reason ||
-          (error instanceof Error && error.name === 'AbortError')
-        if (reason instanceof TaskTimeoutError && !aborted) {
+        if (context.reason instanceof TaskTimeoutError && !causedByAbort(error, context.reason)) {
           console.error(`[background-tasks] task "${entry.name}" failed after it had timed out:`, error)
         }
         resolve({ outcome: 'error', error })
       },
     )
   })
+}
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
-/** Runs one task through all its attempts and hooks. Never rejects. */
-const runEntry = async (entry: Entry, list: TaskList): Promise<void> => {
+const retryDelayFor = (retryDelay: number | ((attempt: number, error: unknown) => number), attempt: number, error: unknown): number => {
+  let delay = 0
+  try {
+    delay = typeof retryDelay === 'function' ? retryDelay(attempt, error) : retryDelay
+  } catch (thrown) {
+    console.error('[background-tasks] the retryDelay function threw:', thrown)
+  }
+  return Number.isFinite(delay) && delay > 0 ? delay : 0
+}
+
+/** The first attempt, when the pump already ran it and it did not succeed at once. */
+interface Started {
+  context: Attempt
+  result: Outcome | Promise<Outcome>
+}
+
+/** Runs one task through its (remaining) attempts and hooks. Never rejects. */
+const runEntry = async (entry: Entry, list: TaskList, first?: Started): Promise<void> => {
   const { c, options } = list
+  const { onTaskStart, onTaskEnd } = options
   const timeout = entry.options.timeout ?? options.timeout
   const retries = entry.options.retries ?? options.retries
-  const retryDelay = entry.options.retryDelay ?? options.retryDelay
   entry.state = 'running'
   for (let n = 1; ; n++) {
-    const info: TaskInfo = { name: entry.name, id: entry.id, attempt: n, args: entry.args }
-    await callHook(options.onTaskStart, 'onTaskStart', info, c)
-    const controller = new AbortController()
-    entry.controller = controller
-    const started = performance.now()
-    const context: TaskContext = { name: entry.name, id: entry.id, attempt: n, signal: controller.signal, env: c.env }
-    const result = await attempt(entry, context, controller, timeout)
-    const duration = performance.now() - started
-    const drained = controller.signal.reason instanceof DrainTimeoutError
-    const willRetry = result.outcome !== 'success' && n <= retries && !drained
-    const end: TaskEndInfo = { ...info, outcome: result.outcome, duration, error: result.error, willRetry }
-    await callHook(options.onTaskEnd, 'onTaskEnd', end, c)
-    if (result.outcome === 'success') break
+    let context: Attempt
+    let result: Outcome | Promise<Outcome>
+    let started = 0
+    if (n === 1 && first) {
+      ;({ context, result } = first)
+    } else {
+      if (onTaskStart) await callHook(onTaskStart, 'onTaskStart', { name: entry.name, id: entry.id, attempt: n, args: entry.args }, c)
+      context = new Attempt(entry, n, c.env)
+      entry.attempt = context
+      started = onTaskEnd ? performance.now() : 0
+      result = runAttempt(context, timeout)
+    }
+    if (result instanceof Promise) result = await result
+    const willRetry = result !== SUCCESS && n <= retries && !(context.reason instanceof DrainTimeoutError)
+    if (onTaskEnd) {
+      const duration = performance.now() - started
+      const end: TaskEndInfo = {
+        name: entry.name,
+        id: entry.id,
+        attempt: n,
+        args: entry.args,
+        outcome: result.outcome,
+        duration,
+        error: result.error,
+        willRetry,
+      }
+      await callHook(onTaskEnd, 'onTaskEnd', end, c)
+    }
+    if (result === SUCCESS) break
     if (!willRetry) {
-      await callHook(options.onError, 'onError', result.error, info, c)
+      await callHook(options.onError, 'onError', result.error, { name: entry.name, id: entry.id, attempt: n, args: entry.args }, c)
       break
     }
-    let delay = 0
-    try {
-      delay = typeof retryDelay === 'function' ? retryDelay(n + 1, result.error) : retryDelay
-    } catch (error) {
-      console.error('[background-tasks] the retryDelay function threw:', error)
-    }
-    await sleep(Number.isFinite(delay) && delay > 0 ? delay : 0)
+    await sleep(retryDelayFor(entry.options.retryDelay ?? options.retryDelay, n + 1, result.error))
   }
-  entry.controller = undefined
+  entry.attempt = undefined
   entry.state = 'done'
 }
 
@@ -104,19 +183,19 @@ const sendEntries = async (batch: Entry[], transport: TaskTransport, list: TaskL
     entry.state = 'running'
     return { name: entry.name, id: entry.id, attempt: 1, args: entry.args }
   })
-  for (const info of infos) await callHook(options.onTaskStart, 'onTaskStart', info, c)
+  if (options.onTaskStart) for (const info of infos) await callHook(options.onTaskStart, 'onTaskStart', info, c)
   const started = performance.now()
   const enqueuedAt = Date.now()
   const messages = batch.map((entry) => ({ task: entry.name, args: entry.args, id: entry.id, enqueuedAt }))
   // The send gets the middleware's timeout, so that a hung queue client cannot hold the request's work forever.
-  const sending = { name: infos.map((info) => info.name).join('", "'), fn: () => transport.send(messages, c), args: [] }
-  const controller = new AbortController()
-  const context: TaskContext = { name: sending.name, id: batch[0]!.id, attempt: 1, signal: controller.signal, env: c.env }
-  const result = await attempt(sending, context, controller, options.timeout)
+  const sending = { name: infos.map((info) => info.name).join('", "'), id: batch[0]!.id, fn: () => transport.send(messages, c), args: [] }
+  const result = await runAttempt(new Attempt(sending, 1, c.env), options.timeout)
   const duration = performance.now() - started
   for (const info of infos) {
     const error = result.outcome === 'success' ? undefined : new TaskSendError(info.name, result.error)
-    await callHook(options.onTaskEnd, 'onTaskEnd', { ...info, outcome: error ? 'error' : 'sent', duration, error, willRetry: false }, c)
+    if (options.onTaskEnd) {
+      await callHook(options.onTaskEnd, 'onTaskEnd', { ...info, outcome: error ? 'error' : 'sent', duration, error, willRetry: false }, c)
+    }
     if (error) await callHook(options.onError, 'onError', error, info, c)
   }
   for (const entry of batch) entry.state = 'done'
@@ -137,53 +216,84 @@ const skipTasks = async (list: TaskList, c: Context): Promise<void> => {
       duration: 0,
       willRetry: false,
     }
-    await callHook(list.options.onTaskEnd, 'onTaskEnd', end, c)
+    if (list.options.onTaskEnd) await callHook(list.options.onTaskEnd, 'onTaskEnd', end, c)
   }
+}
+
+/** One task of the list has settled: make room for the next. */
+const settle = (list: TaskList): void => {
+  list.active--
+  pump(list)
+}
+
+/** Starts tasks while there is room. Re-entrant calls (a task adding a task) only mark the queue. */
+const pump = (list: TaskList): void => {
+  if (list.pumping) return
+  list.pumping = true
+  const { options } = list
+  // Without hooks, a task that returns without a promise is done right here: no promise, no timer.
+  const inline = !options.onTaskStart && !options.onTaskEnd
+  while (list.active < options.concurrency && list.cursor < list.entries.length) {
+    const entry = list.entries[list.cursor++] as Entry
+    if (entry.state === 'skipped') continue
+    let work: Promise<void>
+    const { transport } = entry
+    if (transport) {
+      // Consecutive durable tasks for the same transport go in one batch; order is kept.
+      const batch = [entry]
+      while (list.cursor < list.entries.length) {
+        const following = list.entries[list.cursor] as Entry
+        if (following.state === 'waiting' && following.transport !== transport) break
+        list.cursor++
+        if (following.state === 'waiting') batch.push(following)
+      }
+      work = sendEntries(batch, transport, list)
+    } else {
+      let first: Started | undefined
+      if (inline) {
+        entry.state = 'running'
+        const context = new Attempt(entry, 1, list.c.env)
+        entry.attempt = context
+        const result = runAttempt(context, entry.options.timeout ?? options.timeout)
+        if (result === SUCCESS) {
+          entry.attempt = undefined
+          entry.state = 'done'
+          continue
+        }
+        first = { context, result }
+      }
+      work = runEntry(entry, list, first)
+    }
+    list.active++
+    work.then(
+      () => settle(list),
+      (error: unknown) => {
+        console.error(`[background-tasks] internal error while running task "${entry.name}":`, error)
+        settle(list)
+      },
+    )
+  }
+  list.pumping = false
+  if (list.active === 0 && list.cursor >= list.entries.length) {
+    list.state = 'done'
+    list.onAdd = undefined
+    list.finish?.()
+  }
+}
+
+function pumpOnAdd(this: TaskList): void {
+  pump(this)
 }
 
 /**
  * Runs a request's tasks in the order added, `concurrency` at a time, including tasks added while
  * it runs. Resolves when all have settled; never rejects. The list is `done` afterwards.
  */
-export const runTasks = async (list: TaskList): Promise<void> => {
-  if (list.handlerFailed) await skipTasks(list, list.c)
-  await new Promise<void>((resolve) => {
-    let active = 0
-    const pump = (): void => {
-      while (active < list.options.concurrency && list.cursor < list.entries.length) {
-        const entry = list.entries[list.cursor++] as Entry
-        if (entry.state === 'skipped') continue
-        active++
-        const next = (): void => {
-          active--
-          pump()
-        }
-        const { transport } = entry
-        let work: Promise<void>
-        if (transport) {
-          // Consecutive durable tasks for the same transport go in one batch; order is kept.
-          const batch = [entry]
-          while (list.cursor < list.entries.length) {
-            const following = list.entries[list.cursor] as Entry
-            if (following.state === 'waiting' && following.transport !== transport) break
-            list.cursor++
-            if (following.state === 'waiting') batch.push(following)
-          }
-          work = sendEntries(batch, transport, list)
-        } else work = runEntry(entry, list)
-        work.then(next, (error: unknown) => {
-          console.error(`[background-tasks] internal error while running task "${entry.name}":`, error)
-          next()
-        })
-      }
-      if (active === 0 && list.cursor >= list.entries.length) {
-        list.state = 'done'
-        list.onAdd = undefined
-        resolve()
-      }
-    }
+export const runTasks = (list: TaskList): Promise<void> =>
+  new Promise<void>((resolve) => {
     list.state = 'running'
-    list.onAdd = pump
-    pump()
+    list.finish = resolve
+    list.onAdd = pumpOnAdd
+    if (list.handlerFailed) skipTasks(list, list.c).then(() => pump(list))
+    else pump(list)
   })
-}

@@ -1,22 +1,33 @@
 import type { Context } from 'hono'
 import { describeRequest, type ResolvedOptions } from './options.ts'
+import type { Attempt } from './run.ts'
 import { isTask, taskName } from './task.ts'
 import type { BackgroundTasks, Task, TaskFunction, TaskOptions, TaskTransport } from './types.ts'
 import { describeValue } from './validate.ts'
 
+const NO_OPTIONS: Readonly<TaskOptions> = Object.freeze({})
+
 /** One added task and where it is in its life. */
-export interface Entry {
-  readonly fn: TaskFunction
-  readonly args: unknown[]
-  readonly name: string
-  readonly options: Readonly<TaskOptions>
-  /** `this.id` in the task, and its queue message's id. */
-  readonly id: string
-  /** A durable task with a transport is sent there instead of being run. */
-  readonly transport?: TaskTransport
-  state: 'waiting' | 'running' | 'done' | 'skipped'
-  /** Aborts the attempt that is running now. */
-  controller?: AbortController
+export class Entry {
+  state: 'waiting' | 'running' | 'done' | 'skipped' = 'waiting'
+  /** The attempt running now, so that a drain can abort it. */
+  attempt: Attempt | undefined
+  #id: string | undefined
+
+  constructor(
+    readonly fn: TaskFunction,
+    readonly args: unknown[],
+    readonly name: string,
+    readonly options: Readonly<TaskOptions>,
+    /** A durable task with a transport is sent there instead of being run. */
+    readonly transport?: TaskTransport,
+  ) {}
+
+  /** `this.id` in the task, and its queue message's id; made when first read. */
+  get id(): string {
+    this.#id ??= crypto.randomUUID()
+    return this.#id
+  }
 }
 
 /**
@@ -34,6 +45,12 @@ export class TaskList implements BackgroundTasks {
   onAdd: ((this: TaskList) => void) | undefined
   /** The response the middleware returned, for a hand-off that happens after it. */
   response: Response | undefined
+  /** Tasks running now, while the list runs. */
+  active = 0
+  /** The runner is starting tasks; a nested add only has to append. */
+  pumping = false
+  /** Resolves the promise of `runTasks()` once every task has settled. */
+  finish: (() => void) | undefined
 
   constructor(
     readonly c: Context,
@@ -46,28 +63,27 @@ export class TaskList implements BackgroundTasks {
 
   // biome-ignore lint/suspicious/noExplicitAny: see TaskFunction.
   add<Args extends any[]>(fn: TaskFunction<Args> | Task<Args>, ...args: Args): void {
-    let entry: Entry
-    const id = crypto.randomUUID()
-    if (typeof fn === 'function') {
-      entry = { fn, args, name: taskName(fn), options: {}, id, state: 'waiting' }
-    } else if (isTask(fn)) {
-      const { durable } = fn
-      // A durable task's arguments are checked even without a transport, so that tests catch them.
-      const checked = durable ? durable.checkArgs(args) : args
-      const transport = durable && (durable.transport ?? this.options.transport)
-      entry = { fn: fn.fn, args: checked, name: fn.options.name, options: fn.options, id, transport, state: 'waiting' }
-    } else {
-      throw new TypeError(`tasks.add: expected a function or a task() to run, got ${describeValue(fn)}`)
-    }
+    const bare = typeof fn === 'function'
+    if (!bare && !isTask(fn)) throw new TypeError(`tasks.add: expected a function or a task() to run, got ${describeValue(fn)}`)
+    const name = bare ? taskName(fn) : fn.options.name
     if (this.state === 'done') {
       throw new Error(
-        `tasks.add: the background work of ${describeRequest(this.c)} has already finished, so task "${entry.name}" would never run; add tasks from the handler or from a task that is still running`,
+        `tasks.add: the background work of ${describeRequest(this.c)} has already finished, so task "${name}" would never run; add tasks from the handler or from a task that is still running`,
       )
     }
     if (this.entries.length >= this.options.maxTasks) {
       throw new RangeError(
-        `tasks.add: ${describeRequest(this.c)} already has ${this.entries.length} tasks, the \`maxTasks\` limit; task "${entry.name}" was not added (raise \`maxTasks\` in backgroundTasks() if this is expected)`,
+        `tasks.add: ${describeRequest(this.c)} already has ${this.entries.length} tasks, the \`maxTasks\` limit; task "${name}" was not added (raise \`maxTasks\` in backgroundTasks() if this is expected)`,
       )
+    }
+    let entry: Entry
+    if (bare) {
+      entry = new Entry(fn, args, name, NO_OPTIONS)
+    } else {
+      const { durable } = fn
+      // A durable task's arguments are checked even without a transport, so that tests catch them.
+      const checked = durable ? durable.checkArgs(args) : args
+      entry = new Entry(fn.fn, checked, name, fn.options, durable && (durable.transport ?? this.options.transport))
     }
     this.entries.push(entry)
     this.onAdd?.()

@@ -11,7 +11,7 @@ it('on @hono/node-server, starts a task only once the ServerResponse has finishe
   const app = new Hono<BackgroundTasksEnv & { Bindings: HttpBindings }>()
   app.use(backgroundTasks())
   app.get('/', (c) => {
-    c.var.tasks.add(() => seen.resolve(c.env.outgoing.writableFinished))
+    c.var.tasks.add(() => seen.resolve(c.env.outgoing.writableFinished && c.env.outgoing.closed))
     return c.text('ok')
   })
   const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' })
@@ -25,20 +25,49 @@ it('on @hono/node-server, starts a task only once the ServerResponse has finishe
   }
 })
 
-it('through app.request, starts a task only once the body has been read to the end', async () => {
+it('through app.request, starts the task of a buffered body once the response is handed over, keeping the body', async () => {
   const events: string[] = []
   const app = new Hono<BackgroundTasksEnv>()
   app.use(backgroundTasks())
   app.get('/', (c) => {
     c.var.tasks.add(() => events.push('task'))
-    return c.text('ok')
+    return c.json({ hello: 'world', bytes: 'x'.repeat(100_000) })
   })
   const res = await app.request('/')
-  // Several event-loop turns: a task that was started at hand-off would have run by now.
+  expect(events).toEqual([])
+  expect(res.headers.get('content-type')).toBe('application/json')
+  await settled(res)
+  expect(events).toEqual(['task'])
+  expect(await res.json()).toEqual({ hello: 'world', bytes: 'x'.repeat(100_000) })
+})
+
+it('through app.request, starts the task of a streamed body only once its last chunk has been read', async () => {
+  const events: string[] = []
+  const more = deferred()
+  const app = new Hono<BackgroundTasksEnv>()
+  app.use(backgroundTasks())
+  app.get('/', (c) => {
+    c.var.tasks.add(() => events.push('task'))
+    const body = new ReadableStream<Uint8Array>({
+      async start(controller) {
+        controller.enqueue(new TextEncoder().encode('first '))
+        await more.promise
+        controller.enqueue(new TextEncoder().encode('last'))
+        controller.close()
+      },
+    })
+    return c.body(body)
+  })
+  const res = await app.request('/')
+  await expect(settled(res)).rejects.toThrow('settled: the body of this response has not been read')
+  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
+  expect((await reader.read()).value).toBe('first ')
+  // Several event-loop turns: a task started at hand-over would have run by now.
   for (let i = 0; i < 5; i++) await new Promise((resolve) => setTimeout(resolve, 0))
   expect(events).toEqual([])
-  await expect(settled(res)).rejects.toThrow('settled: the body of this response has not been read')
-  expect(await res.text()).toBe('ok')
+  more.resolve()
+  expect((await reader.read()).value).toBe('last')
+  expect((await reader.read()).done).toBe(true)
   await settled(res)
   expect(events).toEqual(['task'])
 })

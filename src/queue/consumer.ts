@@ -1,4 +1,4 @@
-import { attempt } from '../run.ts'
+import { Attempt, runAttempt } from '../run.ts'
 import { isTask } from '../task.ts'
 import type { Task, TaskContext, TaskInfo } from '../types.ts'
 import { checkFunction, checkOptionsObject, checkTimeout, describeValue } from '../validate.ts'
@@ -120,14 +120,8 @@ export const queueConsumer = <Env = unknown>(options: QueueConsumerOptions): ((b
       return
     }
     const info: TaskInfo = { name: parsed.task, id: parsed.id, attempt: message.attempts, args: parsed.args }
-    const controller = new AbortController()
-    const context: TaskContext<Env> = { name: info.name, id: info.id, attempt: info.attempt, signal: controller.signal, env }
-    const result = await attempt(
-      { fn: task.fn, args: [...parsed.args], name: info.name },
-      context,
-      controller,
-      task.options.timeout ?? timeout,
-    )
+    const context = new Attempt({ fn: task.fn, args: [...parsed.args], name: info.name, id: info.id }, info.attempt, env)
+    const result = await runAttempt(context, task.options.timeout ?? timeout)
     if (result.outcome === 'success') {
       message.ack()
       return
