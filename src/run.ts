@@ -3,12 +3,6 @@ import { DrainTimeoutError, TaskSendError, TaskTimeoutError } from './errors.ts'
 import type { Entry, TaskList } from './tasks.ts'
 import type { TaskContext, TaskEndInfo, TaskInfo, TaskOutcome, TaskTransport } from './types.ts'
 
-/** How one attempt ended. */
-export interface Attempt {
-  outcome: TaskOutcome
-  error?: unknown
-}
-
 /** Calls a user hook so that neither a throw nor a rejection can escape. */
 const callHook = async <A extends unknown[]>(hook: (...args: A) => unknown, label: string, ...args: A): Promise<void> => {
   try {
