@@ -1,6 +1,6 @@
 import { Attempt, runAttempt } from '../run.ts'
 import { isTask } from '../task.ts'
-import type { Task, TaskContext, TaskInfo } from '../types.ts'
+import type { Task, TaskInfo } from '../types.ts'
 import { checkFunction, checkOptionsObject, checkTimeout, describeValue } from '../validate.ts'
 import { parseTaskMessage } from './message.ts'
 
