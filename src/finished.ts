@@ -1,17 +1,6 @@
 import type { Context } from 'hono'
 import { denoCompleted, nodeOutgoing } from './lifetime.ts'
-
-/** A response and the promise that settles once it has been sent (or the client went away). */
-export interface Watched {
-  readonly response: Response | undefined
-  readonly finished: Promise<void>
-  /** The body is a stream the work waits for: it must be read to the end or cancelled. */
-  readonly wrapped: boolean
-}
-
-const noop = (): void => {}
-
-const afterHandOver = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0))
+import { markWatched } from './settled.ts'
 
 const PENDING = Symbol('pending')
 
@@ -40,12 +29,10 @@ const watchStream = (
   reader: ReadableStreamDefaultReader<Uint8Array>,
   chunks: Uint8Array[],
   pending: Promise<ReadableStreamReadResult<Uint8Array>>,
-): Watched => {
-  let done = noop
-  const finished = new Promise<void>((resolve) => {
-    // A turn later, so that the runtime has written the last chunk out before the tasks start.
-    done = () => setTimeout(resolve, 0)
-  })
+  start: () => void,
+): Response => {
+  // A turn later, so that the runtime has written the last chunk out before the tasks start.
+  const done = () => setTimeout(start, 0)
   let next: Promise<ReadableStreamReadResult<Uint8Array>> | undefined = pending
   const stream = new ReadableStream<Uint8Array>({
     async pull(controller) {
@@ -68,7 +55,7 @@ const watchStream = (
       return reader.cancel(reason)
     },
   })
-  return { response: new Response(stream, res), finished, wrapped: true }
+  return markWatched(new Response(stream, res))
 }
 
 /**
@@ -76,7 +63,7 @@ const watchStream = (
  * event loop. A buffered body comes back as bytes, so it keeps its Content-Length, and its tasks
  * start once it is handed over; a streamed one is watched to its last chunk (DESIGN.md point 1).
  */
-const watchBody = async (res: Response, body: ReadableStream<Uint8Array>): Promise<Watched> => {
+const watchBody = async (res: Response, body: ReadableStream<Uint8Array>, start: () => void): Promise<Response> => {
   const reader = body.getReader()
   const chunks: Uint8Array[] = []
   const turn = nextTurn()
@@ -85,35 +72,52 @@ const watchBody = async (res: Response, body: ReadableStream<Uint8Array>): Promi
     for (;;) {
       const result = await Promise.race([next, turn])
       if (result === PENDING) break
-      if (result.done)
-        return { response: new Response(concat(chunks) as Uint8Array<ArrayBuffer>, res), finished: afterHandOver(), wrapped: false }
+      if (result.done) {
+        setTimeout(start, 0)
+        return new Response(concat(chunks) as Uint8Array<ArrayBuffer>, res)
+      }
       chunks.push(result.value)
       next = reader.read()
     }
   } catch {
     // An erroring body: the watched stream passes the error on to whoever reads it.
   }
-  return watchStream(res, reader, chunks, next)
+  return watchStream(res, reader, chunks, next, start)
 }
 
 /**
- * When `res` counts as finished (DESIGN.md point 1): Node's `close` (it follows `finish`, and comes
- * alone when the client went away; `on`, since `once` costs a wrapper and the response is discarded), Deno's `info.completed`, else the hand-over of a buffered body
- * or the last chunk (or a cancel) of a streamed one. `canWrap` is false once the response has
- * left the middleware.
+ * Calls `start` once `res` is finished (DESIGN.md point 1) and returns the response to send:
+ * Node's `close` (it follows `finish`, and comes alone when the client went away; `on`, since
+ * `once` costs a wrapper and the response is discarded), Deno's `info.completed`, else the
+ * hand-over of a buffered body or the last chunk (or a cancel) of a streamed one. `canWrap` is
+ * false once the response has left the middleware.
  */
-export const watchResponse = (c: Context, res: Response | undefined, canWrap: boolean): Watched | Promise<Watched> => {
+export const whenFinished = (
+  c: Context,
+  res: Response | undefined,
+  canWrap: boolean,
+  start: () => void,
+): Response | undefined | Promise<Response> => {
   const outgoing = nodeOutgoing(c.env)
   if (outgoing) {
-    const finished =
-      outgoing.destroyed || outgoing.closed ? Promise.resolve() : new Promise<void>((resolve) => outgoing.on('close', resolve))
-    return { response: res, finished, wrapped: false }
+    if (outgoing.destroyed || outgoing.closed) queueMicrotask(start)
+    else
+      outgoing.on('close', () => {
+        // Cut short (the client went away): a turn later, so that the app's stream hears of it first.
+        if (outgoing.writableFinished) start()
+        else setTimeout(start, 0)
+      })
+    return res
   }
   const completed = denoCompleted(c.env)
-  if (completed) return { response: res, finished: Promise.resolve(completed).then(noop, noop), wrapped: false }
+  if (completed) {
+    completed.then(start, start)
+    return res
+  }
   const body = res?.body
   if (!canWrap || !res || !body || c.req.method === 'HEAD' || NO_BODY.has(res.status) || (res as { webSocket?: unknown }).webSocket) {
-    return { response: res, finished: afterHandOver(), wrapped: false }
+    setTimeout(start, 0)
+    return res
   }
-  return watchBody(res, body)
+  return watchBody(res, body, start)
 }

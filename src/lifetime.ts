@@ -24,6 +24,7 @@ export const nodeOutgoing = (env: unknown): NodeOutgoing | undefined => {
 
 /** The part of Node's `ServerResponse` the library reads, typed here to keep `node:` out. */
 export interface NodeOutgoing {
+  readonly writableFinished: boolean
   readonly closed: boolean
   readonly destroyed: boolean
   on(event: 'close', listener: () => void): unknown

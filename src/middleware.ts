@@ -1,9 +1,9 @@
 import type { Context, MiddlewareHandler } from 'hono'
-import { watchResponse } from './finished.ts'
+import { whenFinished } from './finished.ts'
 import { findLifetime } from './lifetime.ts'
 import { type ResolvedOptions, resolveOptions } from './options.ts'
 import { enter, leave, track } from './registry.ts'
-import { runTasks } from './run.ts'
+import { runTasks, startTasks } from './run.ts'
 import { recordWork } from './settled.ts'
 import { TaskList } from './tasks.ts'
 import type { BackgroundTasksEnv, BackgroundTasksOptions } from './types.ts'
@@ -12,24 +12,20 @@ import type { BackgroundTasksEnv, BackgroundTasksOptions } from './types.ts'
  * Hands the list's work to whoever keeps it alive, once, and returns the response to send.
  * `canWrap` is true while the response has not left the middleware yet.
  */
-const handOff = async (
+const handOff = (
   c: Context,
   list: TaskList,
   options: ResolvedOptions,
   res: Response | undefined,
   canWrap: boolean,
-): Promise<Response | undefined> => {
+): Response | undefined | Promise<Response | undefined> => {
   list.onAdd = undefined
   const lifetime = findLifetime(c, options.waitUntil)
-  if (lifetime.kind === 'before-response') {
-    // AWS Lambda freezes once it has replied: the client waits for the tasks rather than lose them.
-    await runTasks(list)
-    return res
-  }
-  const watching = watchResponse(c, res, canWrap)
-  const { response, finished, wrapped } = watching instanceof Promise ? await watching : watching
-  const work = finished.then(() => runTasks(list))
-  if (response) recordWork(response, work, wrapped)
+  // AWS Lambda freezes once it has replied: the client waits for the tasks rather than lose them.
+  if (lifetime.kind === 'before-response') return runTasks(list).then(() => res)
+  const work = new Promise<void>((resolve) => {
+    list.finish = resolve
+  })
   if (lifetime.kind === 'in-process') {
     track(list, work)
   } else {
@@ -40,14 +36,19 @@ const handOff = async (
       console.error(`[background-tasks] waitUntil from ${lifetime.source} threw; the tasks run without it:`, error)
     }
   }
+  const response = whenFinished(c, res, canWrap, () => startTasks(list))
+  if (response instanceof Promise) return response.then((r) => (recordWork(r, work), r))
+  if (response) recordWork(response, work)
   return response
 }
 
 /** Tasks added after the handler returned (inside a stream callback) are handed off when added. */
 function lateHandOff(this: TaskList): void {
-  handOff(this.c, this, this.options, this.response, false).catch((error: unknown) =>
-    console.error('[background-tasks] could not hand off late tasks:', error),
-  )
+  try {
+    handOff(this.c, this, this.options, this.response, false)
+  } catch (error) {
+    console.error('[background-tasks] could not hand off late tasks:', error)
+  }
 }
 
 /**
@@ -78,7 +79,8 @@ export const backgroundTasks = (options?: BackgroundTasksOptions): MiddlewareHan
       list.handlerFailed = thrown !== undefined || c.error !== undefined
       const res = thrown ? undefined : c.res
       if (list.size > 0) {
-        const response = await handOff(c, list, resolved, res, true)
+        const handedOff = handOff(c, list, resolved, res, true)
+        const response = handedOff instanceof Promise ? await handedOff : handedOff
         if (response && response !== res) {
           // Clear first: assigning over an existing c.res would copy it into yet another Response.
           c.res = undefined

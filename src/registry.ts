@@ -50,14 +50,15 @@ export const leave = (): void => {
   if (wakers.size > 0) changed()
 }
 
-/** Keeps a request's work in the registry until it settles. */
+/** Keeps a request's work in the registry until `untrack()`. */
 export const track = (list: TaskList, work: Promise<void>): void => {
   inProcess.set(list, work)
   for (const seen of drains) seen.add(list)
-  work.then(() => {
-    inProcess.delete(list)
-    if (wakers.size > 0) changed()
-  })
+}
+
+/** The request's work has settled (a no-op for work the registry does not hold). */
+export const untrack = (list: TaskList): void => {
+  if (inProcess.delete(list) && wakers.size > 0) changed()
 }
 
 /**

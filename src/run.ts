@@ -1,5 +1,6 @@
 import type { Context } from 'hono'
 import { DrainTimeoutError, TaskSendError, TaskTimeoutError } from './errors.ts'
+import { untrack } from './registry.ts'
 import type { Entry, TaskList } from './tasks.ts'
 import type { TaskContext, TaskEndInfo, TaskInfo, TaskOutcome, TaskTransport } from './types.ts'
 
@@ -272,6 +273,7 @@ const pump = (list: TaskList): void => {
     list.state = 'done'
     list.onAdd = undefined
     list.finish?.()
+    untrack(list)
   }
 }
 
@@ -280,14 +282,20 @@ function pumpOnAdd(this: TaskList): void {
 }
 
 /**
- * Runs a request's tasks in the order added, `concurrency` at a time, including tasks added while
- * it runs. Resolves when all have settled; never rejects. The list is `done` afterwards.
+ * Starts running a request's tasks in the order added, `concurrency` at a time, including tasks
+ * added while it runs; `list.finish` is called once all have settled. Later calls do nothing.
  */
+export const startTasks = (list: TaskList): void => {
+  if (list.state !== 'collecting') return
+  list.state = 'running'
+  list.onAdd = pumpOnAdd
+  if (list.handlerFailed) skipTasks(list, list.c).then(() => pump(list))
+  else pump(list)
+}
+
+/** Runs a request's tasks now; resolves once all have settled, never rejects. */
 export const runTasks = (list: TaskList): Promise<void> =>
   new Promise<void>((resolve) => {
-    list.state = 'running'
     list.finish = resolve
-    list.onAdd = pumpOnAdd
-    if (list.handlerFailed) skipTasks(list, list.c).then(() => pump(list))
-    else pump(list)
+    startTasks(list)
   })

@@ -1,17 +1,19 @@
-interface Work {
-  readonly promise: Promise<void>
-  readonly bodyWrapped: boolean
-}
-
 // A symbol-keyed property rather than a WeakMap: a WeakMap entry per response costs more than a
 // no-op task on Node 20 (ephemeron bookkeeping in every GC).
 const work = Symbol.for('hono-background-tasks.work')
+const watched = Symbol.for('hono-background-tasks.watched')
 
-type WithWork = Response & { [work]?: Work }
+type Recorded = Response & { [work]?: Promise<void>; [watched]?: true }
 
 /** Remembers the work a response's request started, for `settled()`. */
-export const recordWork = (response: Response, promise: Promise<void>, bodyWrapped: boolean): void => {
-  ;(response as WithWork)[work] = { promise, bodyWrapped }
+export const recordWork = (response: Response, promise: Promise<void>): void => {
+  ;(response as Recorded)[work] = promise
+}
+
+/** Marks a response whose streamed body the work waits for. */
+export const markWatched = (response: Response): Response => {
+  ;(response as Recorded)[watched] = true
+  return response
 }
 
 /**
@@ -25,12 +27,12 @@ export const recordWork = (response: Response, promise: Promise<void>, bodyWrapp
  * expect(sentEmails).toHaveLength(1)
  */
 export const settled = async (res: Response): Promise<void> => {
-  const recorded = (res as WithWork)[work]
+  const recorded = (res as Recorded)[work]
   if (!recorded) return
-  if (recorded.bodyWrapped && !res.bodyUsed) {
+  if ((res as Recorded)[watched] && !res.bodyUsed) {
     throw new TypeError(
       'settled: the body of this response has not been read, and its tasks start after the last chunk; read it first (`await res.text()`) or cancel it (`await res.body?.cancel()`)',
     )
   }
-  await recorded.promise
+  await recorded
 }
