@@ -37,7 +37,7 @@ const handOff = (
     }
   }
   const response = whenFinished(c, res, canWrap, () => startTasks(list))
-  if (response instanceof Promise) return response.then((r) => (recordWork(r, work), r))
+  if (response instanceof Promise) return response.then((watched) => recordWork(watched, work))
   if (response) recordWork(response, work)
   return response
 }

@@ -5,9 +5,10 @@ const watched = Symbol.for('hono-background-tasks.watched')
 
 type Recorded = Response & { [work]?: Promise<void>; [watched]?: true }
 
-/** Remembers the work a response's request started, for `settled()`. */
-export const recordWork = (response: Response, promise: Promise<void>): void => {
+/** Remembers the work a response's request started, for `settled()`; returns the response. */
+export const recordWork = (response: Response, promise: Promise<void>): Response => {
   ;(response as Recorded)[work] = promise
+  return response
 }
 
 /** Marks a response whose streamed body the work waits for. */
