@@ -11,11 +11,11 @@ const TASK_MS = 500
 const ROUTES = ['none', 'task', 'none2', 'restream', 'completed']
 const LIMIT = 1.1
 const WATCH = {
-  node: "waits for outgoing 'finish'",
-  bun: 're-streams the body',
+  node: "waits for outgoing 'close'",
+  bun: 'reads a buffered body back as bytes (streams: watched)',
   deno: 'waits for info.completed',
-  workerd: 're-streams the body, waitUntil',
-  'edge-runtime': 're-streams the body, waitUntil',
+  workerd: 'reads a buffered body back as bytes, waitUntil',
+  'edge-runtime': 'reads a buffered body back as bytes, waitUntil',
 }
 
 export const clientWait = async ({ rounds = envNumber('BENCH_WAIT_ROUNDS', 7), perRound = envNumber('BENCH_WAIT_REQUESTS', 24) } = {}) => {

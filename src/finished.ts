@@ -4,8 +4,6 @@ import { markWatched } from './settled.ts'
 
 const PENDING = Symbol('pending')
 
-const nextTurn = (): Promise<typeof PENDING> => new Promise((resolve) => setTimeout(resolve, 0, PENDING))
-
 // Statuses whose body is never sent: nothing would ever read a wrapped body.
 const NO_BODY = new Set([101, 103, 204, 205, 304])
 
@@ -66,13 +64,17 @@ const watchStream = (
 const watchBody = async (res: Response, body: ReadableStream<Uint8Array>, start: () => void): Promise<Response> => {
   const reader = body.getReader()
   const chunks: Uint8Array[] = []
-  const turn = nextTurn()
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const turn = new Promise<typeof PENDING>((resolve) => {
+    timer = setTimeout(resolve, 0, PENDING)
+  })
   let next = reader.read()
   try {
     for (;;) {
       const result = await Promise.race([next, turn])
       if (result === PENDING) break
       if (result.done) {
+        if (timer !== undefined) clearTimeout(timer)
         setTimeout(start, 0)
         return new Response(concat(chunks) as Uint8Array<ArrayBuffer>, res)
       }
