@@ -19,8 +19,9 @@ export const markWatched = (response: Response): Response => {
 
 /**
  * Resolves once all the background work that the request behind `res` started has settled.
- * For tests, on any runtime: read the body first, since tasks start after its last chunk.
- * A response without tasks resolves at once.
+ * For tests, on any runtime. For a streamed body, read it first: its tasks start after the last
+ * chunk, and this throws rather than wait for a body nobody reads. A response without tasks
+ * resolves at once.
  * @example
  * const res = await app.request('/register', { method: 'POST' })
  * expect(await res.json()).toEqual({ ok: true })

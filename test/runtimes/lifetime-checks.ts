@@ -41,9 +41,9 @@ const where: Record<LifetimeSource, string> = {
 }
 
 const when: Record<TaskStart, string> = {
-  'response-finish': 'once the ServerResponse finishes',
+  'response-finish': 'once the ServerResponse closes',
   'info-completed': 'once info.completed settles',
-  'last-chunk': "once the body's last chunk is read",
+  'last-chunk': 'once the body is handed over, or its last chunk read',
   'before-reply': 'before the reply',
 }
 

@@ -8,7 +8,7 @@ import type { SuiteRules } from '../behaviour-suite.ts'
 /** Where the library finds the request's lifetime (what `findLifetime` answers, by source). */
 export type LifetimeSource = 'executionCtx' | 'netlify' | 'vercel' | 'in-process' | 'before-response'
 
-/** When the tasks start (what `watchResponse` waits for). */
+/** When the tasks start (what `whenFinished` waits for). */
 export type TaskStart = 'response-finish' | 'info-completed' | 'last-chunk' | 'before-reply'
 
 /** One way the suite is run. */
@@ -165,9 +165,9 @@ const LIFETIME: Record<LifetimeSource, string> = {
 }
 
 const START: Record<TaskStart, string> = {
-  'response-finish': 'once the `ServerResponse` emits `finish` or `close`',
+  'response-finish': 'once the `ServerResponse` emits `close` (after `finish`, or when the client is gone)',
   'info-completed': "once `Deno.serve`'s `info.completed` settles",
-  'last-chunk': "once the body's last chunk is read, or the client is gone",
+  'last-chunk': 'a buffered body: once it is handed over; a streamed one: once its last chunk is read, or the client is gone',
   'before-reply': 'before the reply',
 }
 
