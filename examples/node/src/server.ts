@@ -1,5 +1,5 @@
 import { serve } from '@hono/node-server'
-import { drainTasks, pendingTasks } from '../../../src/index.ts'
+import { gracefulShutdown } from '../../../src/node.ts'
 import { createApp } from './app.ts'
 import { emailConfig } from './email.ts'
 
@@ -9,14 +9,6 @@ const server = serve({ fetch: app.fetch, port: Number(process.env.PORT ?? 3000),
   console.log(`listening on http://${hostname ?? 'localhost'}:${info.port}`)
 })
 
-// A deploy sends SIGTERM: stop taking requests, let the background work finish, then exit.
-const shutdown = async (signal: string) => {
-  console.log(`${signal}: closing the server, waiting for ${pendingTasks().length} background task(s)`)
-  server.close()
-  const { unfinished } = await drainTasks({ timeout: 10_000 })
-  if (unfinished.length > 0) console.error(`gave up on: ${unfinished.join(', ')}`)
-  else console.log('all background tasks finished')
-  process.exit(unfinished.length > 0 ? 1 : 0)
-}
-process.once('SIGTERM', () => void shutdown('SIGTERM'))
-process.once('SIGINT', () => void shutdown('SIGINT'))
+// A deploy sends SIGTERM: refuse new requests, finish the responses in flight and the background
+// tasks (8 s at most), log by name what did not finish, and exit with 0, or 1 if anything was left.
+gracefulShutdown(server)

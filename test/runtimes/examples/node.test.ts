@@ -5,5 +5,6 @@ registerExample({
   command: 'node examples/node/start.mjs',
   spawn: [process.execPath, 'examples/node/start.mjs'],
   route: '/register',
-  draining: /SIGTERM: closing the server, waiting for 1 background task\(s\)/,
+  draining: /\[background-tasks\] SIGTERM: shutting down; refusing new requests, waiting for .* and 1 task \(deadline 8000 ms\)/,
+  drained: /\[background-tasks\] SIGTERM: finished 1 task in \d+ ms; exiting with code 0/,
 })

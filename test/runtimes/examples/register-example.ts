@@ -19,6 +19,8 @@ export interface RegisterExample {
   route: string
   /** What the example logs once a SIGTERM has started its shutdown. */
   draining: RegExp
+  /** What it logs once everything finished, before it exits with 0. */
+  drained: RegExp
   env?: Record<string, string>
 }
 
@@ -100,7 +102,7 @@ export const registerExample = (example: RegisterExample): void => {
       expect(server.exitCode()).toBe(null)
       api.release()
       expect(await server.exited()).toBe(0)
-      expect(server.output()).toContain('all background tasks finished')
+      expect(server.output()).toMatch(example.drained)
     })
   })
 }

@@ -6,4 +6,5 @@ registerExample({
   spawn: [process.execPath, 'examples/vercel-edge/dev.mjs'],
   route: '/api/register',
   draining: /SIGTERM: closing the server, waiting for the work handed to waitUntil/,
+  drained: /all background tasks finished/,
 })
