@@ -3,6 +3,7 @@ import { exports } from 'cloudflare:workers'
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
 import { type BackgroundTasksEnv, backgroundTasks, pendingTasks } from '../../src/index.ts'
+import { settled } from '../../src/testing.ts'
 import { behaviourSuite } from '../behaviour-suite.ts'
 import { createScenarioApp } from '../fixtures/scenario-app.ts'
 import { deferred } from '../helpers.ts'
@@ -31,6 +32,42 @@ describe('workerd: hand-off to the real ExecutionContext', () => {
     gate.resolve()
     await waitOnExecutionContext(ctx)
     expect(events).toEqual(['sending to ada@example.com', 'sent'])
+  })
+})
+
+describe('workerd: the settled() test helper', () => {
+  it('waits for the work of a buffered and of a streamed response', async () => {
+    const events: string[] = []
+    const app = new Hono<BackgroundTasksEnv>()
+    app.use(backgroundTasks())
+    app.get('/buffered', (c) => {
+      c.var.tasks.add(async () => {
+        await new Promise((resolve) => setTimeout(resolve, 1))
+        events.push('buffered task')
+      })
+      return c.json({ ok: true })
+    })
+    app.get('/streamed', (c) => {
+      c.var.tasks.add(() => events.push('streamed task'))
+      const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>()
+      const writer = writable.getWriter()
+      setTimeout(async () => {
+        await writer.write(new TextEncoder().encode('later'))
+        await writer.close()
+      }, 1)
+      return c.body(readable)
+    })
+    const buffered = await app.fetch(new Request('http://worker/buffered'), {}, createExecutionContext())
+    expect(buffered.headers.get('content-type')).toBe('application/json')
+    await settled(buffered)
+    expect(events).toEqual(['buffered task'])
+    expect(await buffered.json()).toEqual({ ok: true })
+
+    const streamed = await app.fetch(new Request('http://worker/streamed'), {}, createExecutionContext())
+    await expect(settled(streamed)).rejects.toThrow('settled: the body of this response has not been read')
+    expect(await streamed.text()).toBe('later')
+    await settled(streamed)
+    expect(events).toEqual(['buffered task', 'streamed task'])
   })
 })
 
