@@ -117,7 +117,16 @@ export const whenFinished = (
     return res
   }
   const body = res?.body
-  if (!canWrap || !res || !body || c.req.method === 'HEAD' || NO_BODY.has(res.status) || (res as { webSocket?: unknown }).webSocket) {
+  if (
+    !canWrap ||
+    !res ||
+    !body ||
+    body.locked ||
+    res.bodyUsed ||
+    c.req.method === 'HEAD' ||
+    NO_BODY.has(res.status) ||
+    (res as { webSocket?: unknown }).webSocket
+  ) {
     setTimeout(start, 0)
     return res
   }

@@ -66,11 +66,12 @@ export const findLifetime = (c: Context, override: ((promise: Promise<void>, c: 
     } catch {
       // No ExecutionContext on this runtime.
     }
-    const netlify = (env as { context?: unknown } | undefined)?.context
-    if (hasWaitUntil(netlify)) return bound('netlify', netlify)
-    const vercel = (globalThis as Record<symbol, { get?: () => unknown } | undefined>)[vercelContext]?.get?.()
-    if (hasWaitUntil(vercel)) return bound('vercel', vercel)
-    if (onLambda(env as { lambdaContext?: unknown; context?: unknown } | undefined)) return BEFORE_RESPONSE
   }
+  const netlify = (env as { context?: unknown } | undefined)?.context
+  if (hasWaitUntil(netlify)) return bound('netlify', netlify)
+  // Also behind a Node-shaped env: a Vercel Node function served through a request listener.
+  const vercel = (globalThis as Record<symbol, { get?: () => unknown } | undefined>)[vercelContext]?.get?.()
+  if (hasWaitUntil(vercel)) return bound('vercel', vercel)
+  if (onLambda(env as { lambdaContext?: unknown; context?: unknown } | undefined)) return BEFORE_RESPONSE
   return IN_PROCESS
 }

@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from 'hono'
 import { whenFinished } from './finished.ts'
-import { findLifetime } from './lifetime.ts'
-import { type ResolvedOptions, resolveOptions } from './options.ts'
+import { findLifetime, type Lifetime } from './lifetime.ts'
+import { describeRequest, resolveOptions } from './options.ts'
 import { enter, leave, track } from './registry.ts'
 import { runTasks, startTasks } from './run.ts'
 import { recordWork } from './settled.ts'
@@ -15,12 +15,11 @@ import type { BackgroundTasksEnv, BackgroundTasksOptions } from './types.ts'
 const handOff = (
   c: Context,
   list: TaskList,
-  options: ResolvedOptions,
+  lifetime: Lifetime,
   res: Response | undefined,
   canWrap: boolean,
 ): Response | undefined | Promise<Response | undefined> => {
   list.onAdd = undefined
-  const lifetime = findLifetime(c, options.waitUntil)
   // AWS Lambda freezes once it has replied: the client waits for the tasks rather than lose them.
   if (lifetime.kind === 'before-response') return runTasks(list).then(() => res)
   const work = new Promise<void>((resolve) => {
@@ -36,16 +35,40 @@ const handOff = (
       console.error(`[background-tasks] waitUntil from ${lifetime.source} threw; the tasks run without it:`, error)
     }
   }
-  const response = whenFinished(c, res, canWrap, () => startTasks(list))
-  if (response instanceof Promise) return response.then((watched) => recordWork(watched, work))
+  const start = (): void => startTasks(list)
+  let response: ReturnType<typeof whenFinished>
+  try {
+    response = whenFinished(c, res, canWrap, start)
+  } catch (error) {
+    // The work was handed off already: it must still run and settle.
+    start()
+    throw error
+  }
+  if (response instanceof Promise) {
+    return response.then(
+      (watched) => recordWork(watched, work),
+      (error: unknown) => {
+        start()
+        throw error
+      },
+    )
+  }
   if (response) recordWork(response, work)
   return response
 }
 
 /** Tasks added after the handler returned (inside a stream callback) are handed off when added. */
 function lateHandOff(this: TaskList): void {
+  const lifetime = findLifetime(this.c, this.options.waitUntil)
+  if (lifetime.kind === 'before-response') {
+    // Nothing would hold the process for it: refuse it where it is added rather than lose it.
+    const entry = this.entries.pop()
+    throw new Error(
+      `tasks.add: on AWS Lambda the tasks of ${describeRequest(this.c)} run before the reply, which has already started, so task "${entry?.name}" would be lost; add tasks before the handler returns`,
+    )
+  }
   try {
-    handOff(this.c, this, this.options, this.response, false)
+    handOff(this.c, this, lifetime, this.response, false)
   } catch (error) {
     console.error('[background-tasks] could not hand off late tasks:', error)
   }
@@ -79,7 +102,7 @@ export const backgroundTasks = (options?: BackgroundTasksOptions): MiddlewareHan
       list.handlerFailed = thrown !== undefined || c.error !== undefined
       const res = thrown ? undefined : c.res
       if (list.size > 0) {
-        const handedOff = handOff(c, list, resolved, res, true)
+        const handedOff = handOff(c, list, findLifetime(c, resolved.waitUntil), res, true)
         const response = handedOff instanceof Promise ? await handedOff : handedOff
         if (response && response !== res) {
           // Clear first: assigning over an existing c.res would copy it into yet another Response.

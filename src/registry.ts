@@ -1,6 +1,6 @@
 import { DrainTimeoutError } from './errors.ts'
 import { describeRequest } from './options.ts'
-import type { TaskList } from './tasks.ts'
+import type { Entry, TaskList } from './tasks.ts'
 import { checkOptionsObject, checkTimeout } from './validate.ts'
 
 /** A task the in-process runner has not finished yet. */
@@ -90,6 +90,9 @@ export const drainTasks = async (options: DrainOptions = {}): Promise<DrainResul
   const { timeout = 10_000 } = options
   checkTimeout('drainTasks', 'timeout', timeout)
   const seen = new Set<TaskList>(inProcess.keys())
+  // Tasks already done when the drain starts did not finish during it.
+  const doneBefore = new Set<Entry>()
+  for (const list of seen) for (const entry of list.entries) if (entry.state === 'done') doneBefore.add(entry)
   drains.add(seen)
   let timer: ReturnType<typeof setTimeout> | undefined
   let wake = (): void => {}
@@ -114,8 +117,9 @@ export const drainTasks = async (options: DrainOptions = {}): Promise<DrainResul
   const unfinished: string[] = []
   for (const list of seen) {
     for (const entry of list.entries) {
-      if (entry.state === 'done') finished.push(entry.name)
-      else if (entry.state !== 'skipped') {
+      if (entry.state === 'done') {
+        if (!doneBefore.has(entry)) finished.push(entry.name)
+      } else if (entry.state !== 'skipped') {
         unfinished.push(entry.name)
         entry.attempt?.abort(new DrainTimeoutError(entry.name))
       }

@@ -78,7 +78,12 @@ export const runAttempt = (context: Attempt, timeout: number | false): Outcome |
   } catch (error) {
     return { outcome: 'error', error }
   }
-  if (!isThenable(result)) return SUCCESS
+  try {
+    if (!isThenable(result)) return SUCCESS
+  } catch (error) {
+    // A `then` getter that throws.
+    return { outcome: 'error', error }
+  }
   return new Promise((resolve) => {
     let timer: ReturnType<typeof setTimeout> | undefined
     if (timeout !== false) {
@@ -88,7 +93,8 @@ export const runAttempt = (context: Attempt, timeout: number | false): Outcome |
         resolve({ outcome: 'timeout', error })
       }, timeout)
     }
-    result.then(
+    // Promise.resolve() turns a `then` that throws into a rejection.
+    Promise.resolve(result).then(
       () => {
         if (timer !== undefined) clearTimeout(timer)
         resolve(SUCCESS)
@@ -289,8 +295,14 @@ export const startTasks = (list: TaskList): void => {
   if (list.state !== 'collecting') return
   list.state = 'running'
   list.onAdd = pumpOnAdd
-  if (list.handlerFailed) skipTasks(list, list.c).then(() => pump(list))
-  else pump(list)
+  if (list.handlerFailed) {
+    // Until every task the failure leaves out is marked, an add may append but must not start anything.
+    list.pumping = true
+    skipTasks(list, list.c).then(() => {
+      list.pumping = false
+      pump(list)
+    })
+  } else pump(list)
 }
 
 /** Runs a request's tasks now; resolves once all have settled, never rejects. */

@@ -81,6 +81,23 @@ describe('where the lifetime comes from, first match wins (3)', () => {
     expect(events).toEqual(['handler', 'task'])
   })
 
+  it("finds Vercel's request context behind a Node-shaped env too (a Vercel Node function)", async () => {
+    const promises: Promise<unknown>[] = []
+    const vercel = {
+      waitUntil(this: unknown, promise: Promise<unknown>) {
+        promises.push(promise)
+      },
+    }
+    globals[vercelKey] = { get: () => vercel }
+    const { app, events } = build()
+    const outgoing = { closed: true, destroyed: false, writableFinished: true, on: () => {} }
+    await (await app.request('/', {}, { incoming: {}, outgoing })).text()
+    expect(promises).toHaveLength(1)
+    await promises[0]
+    expect(events).toEqual(['handler', 'task'])
+    expect(pendingTasks()).toEqual([])
+  })
+
   it('falls back to the in-process runner, which lists the work until it is done', async () => {
     const gate = deferred()
     const app = new Hono<BackgroundTasksEnv>()
