@@ -70,6 +70,7 @@ describe('odd return values (5)', () => {
 
   it('reports a value whose then getter throws, and goes on', async () => {
     const errors = await reported(() => ({
+      // biome-ignore lint/suspicious/noThenProperty: the point of the test.
       get then(): never {
         throw new Error('bad getter')
       },
