@@ -8,7 +8,6 @@ export type {
   BackgroundTasks,
   BackgroundTasksEnv,
   BackgroundTasksOptions,
-  Durable,
   Task,
   TaskContext,
   TaskEndInfo,

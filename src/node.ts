@@ -16,7 +16,7 @@ export interface GracefulShutdownOptions {
    * @default 8_000
    */
   timeout?: number | false
-  /** Signals that start the shutdown. A second one while it runs exits at once with code 1. @default ['SIGTERM', 'SIGINT'] */
+  /** Signals that start the shutdown. A second one while it runs exits at once with code 1 (unless `exit` is off). @default ['SIGTERM', 'SIGINT'] */
   signals?: readonly string[]
   /** Where the two lines of the shutdown go (start, and what finished or not), or `false` for nowhere. @default console.error */
   log?: ((line: string) => void) | false

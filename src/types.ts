@@ -31,11 +31,11 @@ export type TaskFunction<Args extends any[] = any[]> = (this: TaskContext<any>, 
 export interface TaskOptions {
   /** Name used in hooks, logs and errors. @default the function's name, or `anonymous` */
   name?: string
-  /** Milliseconds an attempt may run before it is aborted and reported, or `false` for no limit. */
+  /** Milliseconds an attempt may run before it is aborted and reported, or `false` for no limit. @default the middleware's `timeout` */
   timeout?: number | false
-  /** How many times to try again after a failure or a timeout. */
+  /** How many times to try again after a failure or a timeout (at most 100). @default the middleware's `retries` */
   retries?: number
-  /** Milliseconds to wait before retry `attempt` (2, 3, ...), or a function computing them. */
+  /** Milliseconds to wait before retry `attempt` (2, 3, ...), or a function computing them. @default the middleware's `retryDelay` */
   retryDelay?: number | ((attempt: number, error: unknown) => number)
   /** Run this task even when the handler threw (failure emails, audit logs). @default false */
   always?: boolean
@@ -51,6 +51,7 @@ export interface Task<Args extends any[] = any[]> {
 }
 
 /** What makes a task durable: how its arguments are checked, and where it goes. */
+/** @internal What `defineTask()` attaches to a task; not meant to be built by hand. */
 export interface Durable {
   /**
    * Called by `add()`: throws a TypeError naming the task and the path when the arguments would

@@ -3,6 +3,10 @@ import type { TaskMessage } from '../types.ts'
 /**
  * Reads a queue message's body as a task message: `{ task, args, id, enqueuedAt }`. Returns what
  * is wrong with it as a string when it is not one, so that nothing runs by guesswork.
+ * @example
+ * const parsed = parseTaskMessage(message.body)
+ * if (typeof parsed === 'string') console.error(`not a task message: ${parsed}`)
+ * else console.log(`task ${parsed.task}, id ${parsed.id}`)
  */
 export const parseTaskMessage = (body: unknown): TaskMessage | string => {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
