@@ -32,7 +32,7 @@ for (const [name, piece] of Object.entries(PIECES)) {
 }
 killAll()
 const totalSeconds = (performance.now() - started) / 1000
-const file = writeResults(results, { fresh: only.length === 0 && !failed, totalSeconds })
+const file = writeResults(results, { fresh: only.length === 0 && !failed, totalSeconds: only.length === 0 ? totalSeconds : undefined })
 const targets = results.flatMap((r) => r.targets ?? [])
 console.log(
   `\n## Targets\n\n${table(
