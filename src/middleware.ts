@@ -1,4 +1,5 @@
 import type { Context, MiddlewareHandler } from 'hono'
+import { createMiddleware } from 'hono/factory'
 import { whenFinished } from './finished.ts'
 import { findLifetime, type Lifetime } from './lifetime.ts'
 import { describeRequest, resolveOptions } from './options.ts'
@@ -87,7 +88,7 @@ function lateHandOff(this: TaskList): void {
  */
 export const backgroundTasks = (options?: BackgroundTasksOptions): MiddlewareHandler<BackgroundTasksEnv> => {
   const resolved = resolveOptions(options)
-  return async function backgroundTasks(c, next) {
+  return createMiddleware<BackgroundTasksEnv>(async function backgroundTasks(c, next) {
     const list = new TaskList(c, resolved)
     c.set('tasks', list)
     let thrown: { error: unknown } | undefined
@@ -117,5 +118,5 @@ export const backgroundTasks = (options?: BackgroundTasksOptions): MiddlewareHan
       leave()
     }
     if (thrown) throw thrown.error
-  }
+  })
 }
