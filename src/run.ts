@@ -114,15 +114,36 @@ export const runAttempt = (context: Attempt, timeout: number | false): Outcome |
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
-const retryDelayFor = (retryDelay: number | ((attempt: number, error: unknown) => number), attempt: number, error: unknown): number => {
+/** A retry delay from a number or a user function: never throws, never negative or non-finite. */
+export const retryDelayFor = (
+  retryDelay: number | ((attempt: number, error: unknown) => number),
+  attempt: number,
+  error: unknown,
+  label = 'retryDelay',
+): number => {
   let delay = 0
   try {
     delay = typeof retryDelay === 'function' ? retryDelay(attempt, error) : retryDelay
   } catch (thrown) {
-    console.error('[background-tasks] the retryDelay function threw:', thrown)
+    console.error(`[background-tasks] the ${label} function threw:`, thrown)
   }
   return Number.isFinite(delay) && delay > 0 ? delay : 0
 }
+
+/** What hooks and `onError` are told about an attempt. */
+const infoOf = (entry: Entry, attempt: number): TaskInfo => ({ name: entry.name, id: entry.id, attempt, args: entry.args })
+
+/** What `onTaskEnd` is told. A plain literal: on Node 20 a spread here costs microseconds. */
+const endOf = (entry: Entry, attempt: number, outcome: TaskOutcome, duration: number, error: unknown, willRetry: boolean): TaskEndInfo => ({
+  name: entry.name,
+  id: entry.id,
+  attempt,
+  args: entry.args,
+  outcome,
+  duration,
+  error,
+  willRetry,
+})
 
 /** The first attempt, when the pump already ran it and it did not succeed at once. */
 interface Started {
@@ -144,7 +165,7 @@ const runEntry = async (entry: Entry, list: TaskList, first?: Started): Promise<
     if (n === 1 && first) {
       ;({ context, result } = first)
     } else {
-      if (onTaskStart) await callHook(onTaskStart, 'onTaskStart', { name: entry.name, id: entry.id, attempt: n, args: entry.args }, c)
+      if (onTaskStart) await callHook(onTaskStart, 'onTaskStart', infoOf(entry, n), c)
       context = new Attempt(entry, n, c.env)
       entry.attempt = context
       started = onTaskEnd ? performance.now() : 0
@@ -153,22 +174,12 @@ const runEntry = async (entry: Entry, list: TaskList, first?: Started): Promise<
     if (result instanceof Promise) result = await result
     const willRetry = result !== SUCCESS && n <= retries && !(context.reason instanceof DrainTimeoutError)
     if (onTaskEnd) {
-      const duration = performance.now() - started
-      const end: TaskEndInfo = {
-        name: entry.name,
-        id: entry.id,
-        attempt: n,
-        args: entry.args,
-        outcome: result.outcome,
-        duration,
-        error: result.error,
-        willRetry,
-      }
+      const end = endOf(entry, n, result.outcome, performance.now() - started, result.error, willRetry)
       await callHook(onTaskEnd, 'onTaskEnd', end, c)
     }
     if (result === SUCCESS) break
     if (!willRetry) {
-      await callHook(options.onError, 'onError', result.error, { name: entry.name, id: entry.id, attempt: n, args: entry.args }, c)
+      await callHook(options.onError, 'onError', result.error, infoOf(entry, n), c)
       break
     }
     await sleep(retryDelayFor(entry.options.retryDelay ?? options.retryDelay, n + 1, result.error))
@@ -180,9 +191,9 @@ const runEntry = async (entry: Entry, list: TaskList, first?: Started): Promise<
 /** Hands consecutive durable tasks to their transport in one call, and reports each. Never rejects. */
 const sendEntries = async (batch: Entry[], transport: TaskTransport, list: TaskList): Promise<void> => {
   const { c, options } = list
-  const infos: TaskInfo[] = batch.map((entry) => {
+  const infos = batch.map((entry) => {
     entry.state = 'running'
-    return { name: entry.name, id: entry.id, attempt: 1, args: entry.args }
+    return infoOf(entry, 1)
   })
   if (options.onTaskStart) for (const info of infos) await callHook(options.onTaskStart, 'onTaskStart', info, c)
   const started = performance.now()
@@ -192,10 +203,11 @@ const sendEntries = async (batch: Entry[], transport: TaskTransport, list: TaskL
   const sending = { name: infos.map((info) => info.name).join('", "'), id: batch[0]!.id, fn: () => transport.send(messages, c), args: [] }
   const result = await runAttempt(new Attempt(sending, 1, c.env), options.timeout)
   const duration = performance.now() - started
-  for (const info of infos) {
+  for (const [i, info] of infos.entries()) {
     const error = result.outcome === 'success' ? undefined : new TaskSendError(info.name, result.error)
     if (options.onTaskEnd) {
-      await callHook(options.onTaskEnd, 'onTaskEnd', { ...info, outcome: error ? 'error' : 'sent', duration, error, willRetry: false }, c)
+      const end = endOf(batch[i] as Entry, 1, error ? 'error' : 'sent', duration, error, false)
+      await callHook(options.onTaskEnd, 'onTaskEnd', end, c)
     }
     if (error) await callHook(options.onError, 'onError', error, info, c)
   }
@@ -208,16 +220,7 @@ const skipTasks = async (list: TaskList, c: Context): Promise<void> => {
     const entry = list.entries[i] as Entry
     if (entry.options.always || entry.state !== 'waiting') continue
     entry.state = 'skipped'
-    const end: TaskEndInfo = {
-      name: entry.name,
-      id: entry.id,
-      attempt: 0,
-      args: entry.args,
-      outcome: 'skipped',
-      duration: 0,
-      willRetry: false,
-    }
-    if (list.options.onTaskEnd) await callHook(list.options.onTaskEnd, 'onTaskEnd', end, c)
+    if (list.options.onTaskEnd) await callHook(list.options.onTaskEnd, 'onTaskEnd', endOf(entry, 0, 'skipped', 0, undefined, false), c)
   }
 }
 

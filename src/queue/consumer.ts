@@ -1,4 +1,4 @@
-import { Attempt, runAttempt } from '../run.ts'
+import { Attempt, retryDelayFor, runAttempt } from '../run.ts'
 import { isTask } from '../task.ts'
 import type { Task, TaskInfo } from '../types.ts'
 import { checkFunction, checkOptionsObject, checkTimeout, describeValue } from '../validate.ts'
@@ -95,15 +95,8 @@ export const queueConsumer = <Env = unknown>(options: QueueConsumerOptions): ((b
   checkFunction(api, 'onError', onError)
   const known = [...registry.keys()].map((name) => `"${name}"`).join(', ') || 'none'
 
-  const delayFor = (message: QueueMessage, error: unknown): number => {
-    let delay = 0
-    try {
-      delay = typeof retryDelaySeconds === 'function' ? retryDelaySeconds(message.attempts, error) : retryDelaySeconds
-    } catch (thrown) {
-      console.error('[background-tasks] the retryDelaySeconds function threw:', thrown)
-    }
-    return Number.isFinite(delay) ? Math.min(Math.max(Math.ceil(delay), 0), MAX_DELAY_SECONDS) : 0
-  }
+  const delayFor = (message: QueueMessage, error: unknown): number =>
+    Math.min(Math.ceil(retryDelayFor(retryDelaySeconds, message.attempts, error, 'retryDelaySeconds')), MAX_DELAY_SECONDS)
 
   const consume = async (message: QueueMessage, queue: string, env: Env): Promise<void> => {
     const parsed = parseTaskMessage(message.body)
