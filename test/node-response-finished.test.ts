@@ -31,14 +31,29 @@ it('through app.request, starts the task of a buffered body once the response is
   app.use(backgroundTasks())
   app.get('/', (c) => {
     c.var.tasks.add(() => events.push('task'))
-    return c.json({ hello: 'world', bytes: 'x'.repeat(100_000) })
+    return c.json({ hello: 'world', bytes: 'x'.repeat(60_000) })
   })
   const res = await app.request('/')
   expect(events).toEqual([])
   expect(res.headers.get('content-type')).toBe('application/json')
   await settled(res)
   expect(events).toEqual(['task'])
+  expect(await res.json()).toEqual({ hello: 'world', bytes: 'x'.repeat(60_000) })
+})
+
+it('through app.request, passes a buffered body over 64 KiB on as a stream, its task after the last chunk', async () => {
+  const events: string[] = []
+  const app = new Hono<BackgroundTasksEnv>()
+  app.use(backgroundTasks())
+  app.get('/', (c) => {
+    c.var.tasks.add(() => events.push('task'))
+    return c.json({ hello: 'world', bytes: 'x'.repeat(100_000) })
+  })
+  const res = await app.request('/')
+  await expect(settled(res)).rejects.toThrow('settled: the body of this response has not been read')
   expect(await res.json()).toEqual({ hello: 'world', bytes: 'x'.repeat(100_000) })
+  await settled(res)
+  expect(events).toEqual(['task'])
 })
 
 it('through app.request, starts the task of a streamed body only once its last chunk has been read', async () => {
