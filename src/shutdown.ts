@@ -65,6 +65,10 @@ interface NodeRequest {
 
 interface NodeResponse {
   readonly headersSent: boolean
+  /** `end()` was called: the body may still be on its way to a slow client. */
+  readonly writableEnded: boolean
+  /** The whole body was handed to the operating system. */
+  readonly writableFinished: boolean
   shouldKeepAlive?: boolean
   writeHead(status: number, headers: Record<string, string>): unknown
   end(body: string): unknown
@@ -91,9 +95,14 @@ const nodeServer = (server: NodeServerLike): StoppableServer => {
   const inFlight = new Set<NodeResponse>()
   let draining = false
   let allSent = (): void => {}
+  /**
+   * Closes the kept-alive connections that wait for a next request, which would otherwise linger
+   * for keepAliveTimeout. Node counts a connection whose response has called `end()` as idle even
+   * while a slow client is still downloading that body, so it waits until no response is in that state.
+   */
   const closeIdle = (): void => {
-    // After 'close' the socket is idle; a kept-alive one would otherwise linger for keepAliveTimeout.
-    setTimeout(() => server.closeIdleConnections?.(), 0)
+    for (const res of inFlight) if (res.writableEnded && !res.writableFinished) return
+    server.closeIdleConnections?.()
   }
   const listener = function gracefulShutdown(this: unknown, req: NodeRequest, res: NodeResponse): void {
     if (draining) {
@@ -111,7 +120,8 @@ const nodeServer = (server: NodeServerLike): StoppableServer => {
     res.once('close', () => {
       inFlight.delete(res)
       if (!draining) return
-      closeIdle()
+      // A turn later: after 'close' the socket becomes idle.
+      setTimeout(closeIdle, 0)
       if (inFlight.size === 0) allSent()
     })
     for (const fn of original) fn.call(this, req, res)
@@ -126,8 +136,15 @@ const nodeServer = (server: NodeServerLike): StoppableServer => {
       const sent = new Promise<void>((resolve) => {
         allSent = resolve
       })
-      server.close()
-      server.closeIdleConnections?.()
+      // http.Server#close() closes the idle connections itself, cutting downloads short as above:
+      // it runs here without that step, and closeIdle() does it when it is safe.
+      Object.defineProperty(server, 'closeIdleConnections', { value: () => {}, configurable: true })
+      try {
+        server.close()
+      } finally {
+        delete (server as { closeIdleConnections?: unknown }).closeIdleConnections
+      }
+      closeIdle()
       if (inFlight.size === 0) allSent()
       return sent
     },
@@ -239,13 +256,14 @@ export const stopAndDrain = async (server: StoppableServer, options: StopAndDrai
   if (unfinished.length === 0) unfinished = pendingTasks().map((t) => t.name)
   if (timer !== undefined) clearTimeout(timer)
   const responsesFinished = sent === 'sent'
+  // Counted before they are cut: afterwards the runtime no longer knows them.
+  const cut = responsesFinished ? 0 : server.inFlight()
   if (!responsesFinished) server.force()
   const duration = performance.now() - started
   const ok = responsesFinished && unfinished.length === 0
   const parts = [`finished ${plural(finished.length, 'task')} in ${Math.round(duration)} ms`]
   if (unfinished.length > 0) parts.push(`not finished: ${formatNames(unfinished)}`)
   if (!responsesFinished) {
-    const cut = server.inFlight()
     parts.push(
       `${cut === undefined ? 'some responses were' : `${plural(cut, 'response')} ${cut === 1 ? 'was' : 'were'}`} still in flight at the deadline`,
     )

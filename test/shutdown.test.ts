@@ -154,6 +154,90 @@ describe.each(['node', 'bun', 'deno'] as const)('gracefulShutdown on %s: real pr
   })
 })
 
+/**
+ * A raw connection that downloads `/download` (50 MiB) and stops reading once the headers and a
+ * first part of the body have arrived, as a slow client would; `resume()` reads the rest.
+ */
+const slowDownload = async (port: number) => {
+  const socket = connect(port, '127.0.0.1')
+  let received = 0
+  let head = ''
+  let slow = true
+  const headers = deferred()
+  socket.on('data', (chunk: Buffer) => {
+    if (!head.includes('\r\n\r\n')) {
+      head += chunk.toString('latin1')
+      const end = head.indexOf('\r\n\r\n')
+      if (end < 0) return
+      received += Buffer.byteLength(head.slice(end + 4), 'latin1')
+      head = head.slice(0, end + 4)
+      headers.resolve()
+    } else received += chunk.length
+    if (slow && received >= 1024 * 1024) socket.pause()
+  })
+  socket.on('error', () => {})
+  const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()))
+  socket.write('GET /download HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n')
+  await headers.promise
+  return {
+    get received() {
+      return received
+    },
+    head: () => head,
+    /** Reads the rest; resolves once the whole body or the end of the connection has arrived. */
+    resume: () => {
+      const whole = new Promise<void>((resolve) => socket.on('data', () => received >= BODY && resolve()))
+      slow = false
+      socket.resume()
+      return Promise.race([whole, closed])
+    },
+    destroy: () => socket.destroy(),
+  }
+}
+
+/** The body length of a `/download` response, chunked or not, from its headers and bytes received. */
+const BODY = 50 * 1024 * 1024
+
+describe.each(['node', 'bun', 'deno'] as const)('gracefulShutdown on %s: a slow download at SIGTERM', (runtime) => {
+  // Deno's info.completed settles once it has taken a buffered body, before a slow client has it:
+  // there the task has run by the signal, as a buffered body's tasks start at hand-over.
+  const ranBeforeSignal = runtime === 'deno' ? 1 : 0
+
+  it('lets a slow client finish downloading a large buffered body, then runs its task and exits with 0', async () => {
+    const proc = start(runtime)
+    const port = await portOf(proc)
+    const client = await slowDownload(port)
+    proc.signal('SIGTERM')
+    await proc.line('stderr', /shutting down/)
+    await client.resume()
+    // Chunked framing adds a few bytes; the body itself must have arrived whole.
+    expect(client.received).toBeGreaterThanOrEqual(BODY)
+    expect(await proc.exited).toEqual({ code: 0, signal: null })
+    expect(await proc.line('stderr', /SIGTERM: finished/)).toMatch(
+      new RegExp(`^\\[background-tasks\\] SIGTERM: finished ${1 - ranBeforeSignal} tasks? in \\d+ ms; exiting with code 0$`),
+    )
+    expect((await summaryOf<Summary>(proc)).ran).toBe(1)
+  })
+
+  it('at the deadline, counts a download still in flight as not finished: names its task, says so, and exits with 1', async () => {
+    const proc = start(runtime, { DEADLINE: '500' })
+    const port = await portOf(proc)
+    const client = await slowDownload(port)
+    proc.signal('SIGTERM')
+    expect(await proc.exited).toEqual({ code: 1, signal: null })
+    const unfinished = ranBeforeSignal ? '' : 'not finished: afterDownload; '
+    const responses = runtime === 'deno' ? 'some responses were' : '1 response was'
+    expect(await proc.line('stderr', /SIGTERM: finished/)).toMatch(
+      new RegExp(
+        `^\\[background-tasks\\] SIGTERM: finished 0 tasks in \\d+ ms; ${unfinished}${responses} still in flight at the deadline; exiting with code 1$`,
+      ),
+    )
+    expect(client.received).toBeLessThan(BODY)
+    expect((await summaryOf<Summary>(proc)).ran).toBe(ranBeforeSignal)
+    client.destroy()
+  })
+})
+
 describe('gracefulShutdown on node: more', () => {
   it('exits at once with 1 on a second signal, naming what is left', async () => {
     const proc = start('node')
