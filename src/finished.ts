@@ -3,10 +3,10 @@ import { denoCompleted, nodeOutgoing } from './lifetime.ts'
 import { markWatched } from './settled.ts'
 
 /**
- * The most of a body the middleware reads ahead to tell a buffered body from a streamed one.
- * It never holds more: past it, the body is passed on as its consumer pulls it.
+ * How much of a body the middleware reads ahead, at most, to tell a buffered body from a streamed
+ * one; it stops at the chunk that reaches it. Past it, the body is passed on as its consumer pulls it.
  */
-export const PEEK_LIMIT = 64 * 1024
+const PEEK_LIMIT = 64 * 1024
 
 /** A buffered body arrives in a chunk or a few; more reads than this and it is treated as a stream. */
 const PEEK_READS = 16
@@ -18,8 +18,8 @@ const NO_BODY = new Set([101, 103, 204, 205, 304])
 
 /**
  * The init of a response that sends another body with `res`'s status and headers. `headers` was
- * read before the body: @hono/node-server's Response, once it has replaced the global one, fills
- * in a default Content-Type when its headers are first read, and another one once its body was.
+ * read before anything else: @hono/node-server's Response, once it has replaced the global one,
+ * fills in a default Content-Type when its headers are first read, and another one once it is cloned.
  */
 const initOf = (res: Response, headers: Headers): ResponseInit => {
   const init: ResponseInit & { cf?: unknown } = { status: res.status, statusText: res.statusText, headers }
@@ -29,40 +29,19 @@ const initOf = (res: Response, headers: Headers): ResponseInit => {
   return init
 }
 
-const concat = (chunks: Uint8Array[], size: number): Uint8Array => {
-  if (chunks.length === 1) return chunks[0] as Uint8Array
-  const bytes = new Uint8Array(size)
-  let offset = 0
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset)
-    offset += chunk.byteLength
-  }
-  return bytes
-}
-
 /**
- * Passes a streamed body on, starting with the chunks already read, one chunk per pull of its
- * consumer (a high-water mark of 0 reads nothing ahead), and tells when its last chunk was read or
- * it was cancelled.
+ * Passes a streamed body on one chunk per pull of its consumer (a high-water mark of 0 reads
+ * nothing ahead), and tells when its last chunk was read or it was cancelled.
  */
-const watchStream = (
-  init: ResponseInit,
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  chunks: Uint8Array[],
-  pending: Promise<ReadableStreamReadResult<Uint8Array>> | undefined,
-  start: () => void,
-): Response => {
+const watchStream = (init: ResponseInit, body: ReadableStream<Uint8Array>, start: () => void): Response => {
+  const reader = body.getReader()
   // A turn later, so that the runtime has written the last chunk out before the tasks start.
   const done = () => setTimeout(start, 0)
-  let next = pending
   const stream = new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
-        const chunk = chunks.shift()
-        if (chunk) return controller.enqueue(chunk)
         try {
-          const result = await (next ?? reader.read())
-          next = undefined
+          const result = await reader.read()
           if (result.done) {
             controller.close()
             done()
@@ -83,40 +62,42 @@ const watchStream = (
 }
 
 /**
- * Tells a buffered body from a streamed one by what it delivers before the event loop turns, and
- * never reads more than `PEEK_LIMIT` bytes or `PEEK_READS` chunks for it: a stream whose chunks are
- * ready at once would otherwise be read whole. A body that ended within that comes back as bytes,
- * so it keeps its Content-Length, and its tasks start once it is handed over; any other is watched
- * to its last chunk (DESIGN.md point 1).
+ * Tells a buffered body from a streamed one by what a clone of it delivers before the event loop
+ * turns, reading no more than `PEEK_LIMIT` bytes or `PEEK_READS` chunks: a stream whose chunks are
+ * ready at once would otherwise be read whole. A body that ended within that is sent as the app
+ * made it, untouched (its type, its Content-Length), and its tasks start once it is handed over;
+ * any other is watched to its last chunk (DESIGN.md point 1). What the clone has read waits in the
+ * original's queue, so nothing is copied and at most `PEEK_LIMIT` bytes are held.
  */
-const watchBody = async (init: ResponseInit, body: ReadableStream<Uint8Array>, start: () => void): Promise<Response> => {
-  const reader = body.getReader()
-  const chunks: Uint8Array[] = []
+const watchBody = async (res: Response, headers: Headers, clone: ReadableStream<Uint8Array>, start: () => void): Promise<Response> => {
+  const probe = clone.getReader()
   let size = 0
+  let reads = 0
   let timer: ReturnType<typeof setTimeout> | undefined
   const turn = new Promise<typeof PENDING>((resolve) => {
     timer = setTimeout(resolve, 0, PENDING)
   })
-  let next: Promise<ReadableStreamReadResult<Uint8Array>> | undefined = reader.read()
   try {
-    while (next) {
-      const result = await Promise.race([next, turn])
+    while (size < PEEK_LIMIT && reads < PEEK_READS) {
+      const result = await Promise.race([probe.read(), turn])
       if (result === PENDING) break
       if (result.done) {
         clearTimeout(timer)
         setTimeout(start, 0)
-        return new Response(concat(chunks, size) as Uint8Array<ArrayBuffer>, init)
+        // @hono/node-server's Response swaps its headers for another set, with another default
+        // Content-Type, once it is cloned: it goes out with the headers it had.
+        return res.headers === headers ? res : new Response(res.body, initOf(res, headers))
       }
-      chunks.push(result.value)
       size += result.value.byteLength
-      // Past the bound the body is a stream, whatever it is: read nothing more until it is pulled.
-      next = size < PEEK_LIMIT && chunks.length < PEEK_READS ? reader.read() : undefined
+      reads++
     }
   } catch {
     // An erroring body: the watched stream passes the error on to whoever reads it.
   }
   clearTimeout(timer)
-  return watchStream(init, reader, chunks, next, start)
+  // Only the clone is cancelled: the original goes on from where its source is.
+  probe.cancel().catch(() => {})
+  return watchStream(initOf(res, headers), res.body as ReadableStream<Uint8Array>, start)
 }
 
 /**
@@ -153,10 +134,17 @@ export const whenFinished = (
     return res
   }
   const headers = res.headers
-  const body = res.body
-  if (!body || body.locked || res.bodyUsed) {
+  // The body is read through a clone: on Bun, reading `res.body` itself turns a string body into
+  // bytes, which then go out as application/octet-stream.
+  let clone: ReadableStream<Uint8Array> | null = null
+  try {
+    if (!res.bodyUsed) clone = res.clone().body
+  } catch {
+    // A locked body cannot be cloned: whoever holds it reads it.
+  }
+  if (!clone) {
     setTimeout(start, 0)
     return res
   }
-  return watchBody(initOf(res, headers), body, start)
+  return watchBody(res, headers, clone, start)
 }

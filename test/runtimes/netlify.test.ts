@@ -1,6 +1,7 @@
 import { handle } from 'hono/netlify'
 import { describe } from 'vitest'
 import { behaviourSuite } from '../behaviour-suite.ts'
+import { passThroughSuite } from '../pass-through-suite.ts'
 import { lifetimeChecks } from './lifetime-checks.ts'
 import { rulesFor, runtimeRun, titleOf } from './matrix.ts'
 import { createRuntimeApp } from './servers/app.ts'
@@ -26,4 +27,5 @@ describe(titleOf(run), () => {
   })
   lifetimeChecks(run, target, { handedOff: () => Promise.all(handedOff) })
   behaviourSuite(target, rulesFor(run))
+  passThroughSuite(target, { inProcess: true })
 })

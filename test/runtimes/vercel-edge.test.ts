@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe } from 'vitest'
 import { behaviourSuite } from '../behaviour-suite.ts'
+import { passThroughSuite } from '../pass-through-suite.ts'
 import { bundleEdgeFunction, type EdgeFunctionShape, type EdgeRuntimeServer, serveEdgeFunction } from './edge-platform.ts'
 import { lifetimeChecks } from './lifetime-checks.ts'
 import { type Run, rulesFor, runtimeRun, titleOf } from './matrix.ts'
@@ -21,6 +22,7 @@ const edgeRun = (run: Run, shape: EdgeFunctionShape) =>
     const target = () => ({ fetch: (path: string, init?: RequestInit) => fetch(new URL(path, server.url), init) })
     lifetimeChecks(run, target, { handedOff: () => server.waitUntil() })
     behaviourSuite(target, rulesFor(run))
+    passThroughSuite(() => ({ ...target(), origin: new URL(server.url).origin }))
   })
 
 edgeRun(runtimeRun('vercel-edge-context'), 'withContext')

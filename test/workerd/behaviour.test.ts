@@ -7,6 +7,7 @@ import { settled } from '../../src/testing.ts'
 import { behaviourSuite } from '../behaviour-suite.ts'
 import { createScenarioApp } from '../fixtures/scenario-app.ts'
 import { deferred } from '../helpers.ts'
+import { passThroughSuite } from '../pass-through-suite.ts'
 
 describe('workerd: hand-off to the real ExecutionContext', () => {
   it('answers while the task is pending, and waitOnExecutionContext waits for the task', async () => {
@@ -73,9 +74,11 @@ describe('workerd: the settled() test helper', () => {
 
 describe('workerd: app.fetch with a fresh ExecutionContext per request', () => {
   const app = createScenarioApp()
-  behaviourSuite(() => ({
-    fetch: async (path, init) => app.fetch(new Request(`http://worker${path}`, init), {}, createExecutionContext()),
-  }))
+  const target = () => ({
+    fetch: async (path: string, init?: RequestInit) => app.fetch(new Request(`http://worker${path}`, init), {}, createExecutionContext()),
+  })
+  behaviourSuite(target)
+  passThroughSuite(target, { inProcess: true })
 })
 
 describe('workerd: through the Worker entrypoint (exports.default.fetch)', () => {
