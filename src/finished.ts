@@ -73,7 +73,7 @@ const watchBody = async (res: Response, headers: Headers, clone: ReadableStream<
   const probe = clone.getReader()
   let size = 0
   let reads = 0
-  let timer: ReturnType<typeof setTimeout> | undefined
+  let timer!: ReturnType<typeof setTimeout>
   const turn = new Promise<typeof PENDING>((resolve) => {
     timer = setTimeout(resolve, 0, PENDING)
   })

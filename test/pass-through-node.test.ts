@@ -8,6 +8,7 @@ import { serve } from '@hono/node-server'
 import { afterAll, beforeAll, describe } from 'vitest'
 import { createScenarioApp } from './fixtures/scenario-app.ts'
 import { passThroughSuite } from './pass-through-suite.ts'
+import { stallingClient } from './stalling-client.ts'
 
 const app = createScenarioApp()
 const inProcess = () => ({ fetch: async (path: string, init?: RequestInit) => app.request(path, init) })
@@ -28,7 +29,7 @@ describe('Node, @hono/node-server socket', () => {
     })
   })
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())))
-  passThroughSuite(() => ({ origin, fetch: (path, init) => fetch(origin + path, init) }))
+  passThroughSuite(() => ({ origin, fetch: (path, init) => fetch(origin + path, init) }), { stallingClient })
 })
 
 describe('Node, app.request after @hono/node-server replaced the global Response', () => {

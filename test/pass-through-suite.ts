@@ -20,10 +20,14 @@ export interface PassThroughRules {
   /**
    * Nothing but the middleware sits between the app and the test's reader (app.request, a
    * Worker's fetch inside workerd): the suite then checks the read-ahead bound exactly. Over HTTP,
-   * socket buffers on both sides hold a few MiB more, as they do without the middleware, and
-   * the target must give its `origin` for the raw-socket client.
+   * socket buffers on both sides hold a few MiB more, as they do without the middleware.
    */
   inProcess?: boolean
+  /**
+   * Over HTTP: a raw-socket client (test/stalling-client.ts) that sends `GET path`, reads `bytes`
+   * of the reply and then stops reading, as a client on a slow link would.
+   */
+  stallingClient?: (origin: string, path: string, bytes: number) => Promise<{ destroy(): void }>
 }
 
 /** The most of the body the middleware may read ahead of its reader (README: 64 KiB), plus the source's own one-chunk queue. */
@@ -117,29 +121,15 @@ export const passThroughSuite = (target: () => PassThroughTarget, rules: PassThr
       })
     }
 
-    if (!rules.inProcess) {
+    const { stallingClient } = rules
+    if (stallingClient) {
       it('with a raw-socket client that stops reading a 100 MiB stream: the app is asked only for what the socket takes, and the task runs once the client leaves', async () => {
-        const { connect } = await import('node:net')
-        const url = new URL(target().origin!)
         const run = newRun()
-        const socket = connect(Number(url.port), url.hostname)
-        let received = 0
-        const stalled = new Promise<void>((resolve) => {
-          socket.on('data', (chunk: Buffer) => {
-            received += chunk.length
-            if (received >= 1024 * 1024) {
-              socket.pause()
-              resolve()
-            }
-          })
-        })
-        socket.on('error', () => {})
-        socket.write(`GET /pt/mw/large/${run}?bytes=${LARGE} HTTP/1.1\r\nHost: ${url.host}\r\nAccept-Encoding: identity\r\n\r\n`)
-        await stalled
+        const client = await stallingClient(target().origin!, `/pt/mw/large/${run}?bytes=${LARGE}`, 1024 * 1024)
         const held = await stateOf(run)
         expect(held.produced).toBeLessThan(BUFFERED_OVER_HTTP)
         expect(held.taskRan).toBe(false)
-        socket.destroy()
+        client.destroy()
         const gone = await waitFor(run, (s) => s.taskRan)
         expect(gone.produced).toBeLessThan(LARGE)
       })

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe } from 'vitest'
 import { behaviourSuite } from '../behaviour-suite.ts'
 import { passThroughSuite } from '../pass-through-suite.ts'
+import { stallingClient } from '../stalling-client.ts'
 import { bundleEdgeFunction, type EdgeFunctionShape, type EdgeRuntimeServer, serveEdgeFunction } from './edge-platform.ts'
 import { lifetimeChecks } from './lifetime-checks.ts'
 import { type Run, rulesFor, runtimeRun, titleOf } from './matrix.ts'
@@ -22,7 +23,7 @@ const edgeRun = (run: Run, shape: EdgeFunctionShape) =>
     const target = () => ({ fetch: (path: string, init?: RequestInit) => fetch(new URL(path, server.url), init) })
     lifetimeChecks(run, target, { handedOff: () => server.waitUntil() })
     behaviourSuite(target, rulesFor(run))
-    passThroughSuite(() => ({ ...target(), origin: new URL(server.url).origin }))
+    passThroughSuite(() => ({ ...target(), origin: new URL(server.url).origin }), { stallingClient })
   })
 
 edgeRun(runtimeRun('vercel-edge-context'), 'withContext')

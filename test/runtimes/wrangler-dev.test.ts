@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe } from 'vitest'
 import { behaviourSuite } from '../behaviour-suite.ts'
 import { passThroughSuite } from '../pass-through-suite.ts'
+import { stallingClient } from '../stalling-client.ts'
 import { lifetimeChecks } from './lifetime-checks.ts'
 import { rulesFor, runtimeRun, titleOf } from './matrix.ts'
 import { type ServerProcess, startServer } from './process.ts'
@@ -32,5 +33,5 @@ describe(titleOf(run), () => {
   })
   lifetimeChecks(run, target)
   behaviourSuite(target, rulesFor(run))
-  passThroughSuite(() => ({ ...target(), origin: server.base }))
+  passThroughSuite(() => ({ ...target(), origin: server.base }), { stallingClient })
 })
