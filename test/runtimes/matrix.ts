@@ -166,8 +166,9 @@ const LIFETIME: Record<LifetimeSource, string> = {
 
 const START: Record<TaskStart, string> = {
   'response-finish': 'once the `ServerResponse` emits `close` (after `finish`, or when the client is gone)',
-  'info-completed': "once `Deno.serve`'s `info.completed` settles",
-  'last-chunk': 'a buffered body: once it is handed over; a streamed one: once its last chunk is read, or the client is gone',
+  'info-completed': "once `Deno.serve`'s `info.completed` settles (for a buffered body, once Deno has taken it)",
+  'last-chunk':
+    'a body that ends within its first 64 KiB (read from a clone): once it is handed over, untouched; any other, passed on chunk by chunk as it is read: once its last chunk is read, or the client is gone',
   'before-reply': 'before the reply',
 }
 
