@@ -2,16 +2,16 @@ import type { Context, MiddlewareHandler } from 'hono'
 import { createMiddleware } from 'hono/factory'
 import { whenFinished } from './finished.ts'
 import { findLifetime, type Lifetime } from './lifetime.ts'
-import { describeRequest, resolveOptions } from './options.ts'
-import { enter, leave, track } from './registry.ts'
-import { runTasks, startTasks } from './run.ts'
+import { describeRequest, type ResolvedOptions, resolveOptions } from './options.ts'
+import { enter, leave } from './registry.ts'
 import { recordWork } from './settled.ts'
 import { TaskList } from './tasks.ts'
 import type { BackgroundTasksEnv, BackgroundTasksOptions } from './types.ts'
 
 /**
- * Hands the list's work to whoever keeps it alive, once, and returns the response to send.
- * `canWrap` is true while the response has not left the middleware yet.
+ * Hands the request's work off, once: to whoever keeps it alive, then to "the response is
+ * finished", which starts it. Returns the response to send; `canWrap` is true while the response
+ * has not left the middleware yet.
  */
 const handOff = (
   c: Context,
@@ -19,24 +19,15 @@ const handOff = (
   lifetime: Lifetime,
   res: Response | undefined,
   canWrap: boolean,
+  handlerFailed: boolean,
 ): Response | undefined | Promise<Response | undefined> => {
-  list.onAdd = undefined
   // AWS Lambda freezes once it has replied: the client waits for the tasks rather than lose them.
-  if (lifetime.kind === 'before-response') return runTasks(list).then(() => res)
-  const work = new Promise<void>((resolve) => {
-    list.finish = resolve
-  })
-  if (lifetime.kind === 'in-process') {
-    track(list, work)
-  } else {
-    try {
-      lifetime.waitUntil(work)
-    } catch (error) {
-      // The tasks still run; only their lifetime is not guaranteed.
-      console.error(`[background-tasks] waitUntil from ${lifetime.source} threw; the tasks run without it:`, error)
-    }
+  if (lifetime.kind === 'before-response') {
+    list.start(handlerFailed)
+    return list.done().then(() => res)
   }
-  const start = (): void => startTasks(list)
+  list.keepAlive(lifetime)
+  const start = (): void => list.start(handlerFailed)
   let response: ReturnType<typeof whenFinished>
   try {
     response = whenFinished(c, res, canWrap, start)
@@ -47,29 +38,29 @@ const handOff = (
   }
   if (response instanceof Promise) {
     return response.then(
-      (watched) => recordWork(watched, work),
+      (watched) => recordWork(watched, list),
       (error: unknown) => {
         start()
         throw error
       },
     )
   }
-  if (response) recordWork(response, work)
+  if (response) recordWork(response, list)
   return response
 }
 
-/** Tasks added after the handler returned (inside a stream callback) are handed off when added. */
-function lateHandOff(this: TaskList): void {
-  const lifetime = findLifetime(this.c, this.options.waitUntil)
+/** Tasks added once the handler has returned (inside a stream callback) are handed off at the first add. */
+const handOffLate = (c: Context, list: TaskList, options: ResolvedOptions, res: Response | undefined, handlerFailed: boolean): void => {
+  const lifetime = findLifetime(c, options.waitUntil)
   if (lifetime.kind === 'before-response') {
     // Nothing would hold the process for it: refuse it where it is added rather than lose it.
-    const entry = this.entries.pop()
+    const name = list.tasks.at(-1)?.name
     throw new Error(
-      `tasks.add: on AWS Lambda the tasks of ${describeRequest(this.c)} run before the reply, which has already started, so task "${entry?.name}" would be lost; add tasks before the handler returns`,
+      `tasks.add: on AWS Lambda the tasks of ${describeRequest(c)} run before the reply, which has already started, so task "${name}" would be lost; add tasks before the handler returns`,
     )
   }
   try {
-    handOff(this.c, this, lifetime, this.response, false)
+    handOff(c, list, lifetime, res, false, handlerFailed)
   } catch (error) {
     console.error('[background-tasks] could not hand off late tasks:', error)
   }
@@ -89,6 +80,7 @@ function lateHandOff(this: TaskList): void {
 export const backgroundTasks = (options?: BackgroundTasksOptions): MiddlewareHandler<BackgroundTasksEnv> => {
   const resolved = resolveOptions(options)
   return createMiddleware<BackgroundTasksEnv>(async function backgroundTasks(c, next) {
+    // 1. Collect: the handler adds tasks to the request's list; a drain waits for requests in here.
     const list = new TaskList(c, resolved)
     c.set('tasks', list)
     let thrown: { error: unknown } | undefined
@@ -100,19 +92,19 @@ export const backgroundTasks = (options?: BackgroundTasksOptions): MiddlewareHan
     }
     try {
       // Hono's compose turns an Error thrown by the handler into c.error plus app.onError's response.
-      list.handlerFailed = thrown !== undefined || c.error !== undefined
+      const handlerFailed = thrown !== undefined || c.error !== undefined
       const res = thrown ? undefined : c.res
-      if (list.size > 0) {
-        const handedOff = handOff(c, list, findLifetime(c, resolved.waitUntil), res, true)
+      if (list.size === 0) {
+        list.whenAdded(() => handOffLate(c, list, resolved, res, handlerFailed))
+      } else {
+        // 2. Hand off to the lifetime; 3. "finished" starts the tasks (4. run, 5. settle: TaskList).
+        const handedOff = handOff(c, list, findLifetime(c, resolved.waitUntil), res, true, handlerFailed)
         const response = handedOff instanceof Promise ? await handedOff : handedOff
         if (response && response !== res) {
           // Clear first: assigning over an existing c.res would copy it into yet another Response.
           c.res = undefined
           c.res = response
         }
-      } else {
-        list.response = res
-        list.onAdd = lateHandOff
       }
     } finally {
       leave()

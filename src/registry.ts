@@ -1,7 +1,21 @@
 import { DrainTimeoutError } from './errors.ts'
-import { describeRequest } from './options.ts'
-import type { Entry, TaskList } from './tasks.ts'
 import { checkOptionsObject, checkTimeout } from './validate.ts'
+
+/** One task of a request's work, as the registry reads it. */
+export interface TrackedTask {
+  readonly name: string
+  readonly state: 'waiting' | 'running' | 'done' | 'skipped'
+  /** Aborts the attempt running now, if any. */
+  abort(reason: unknown): void
+}
+
+/** A request's work, as the registry reads it. */
+export interface TrackedWork {
+  /** The request, as `METHOD /path`. */
+  readonly request: string
+  /** Every task it added, in order. */
+  readonly tasks: readonly TrackedTask[]
+}
 
 /** A task the in-process runner has not finished yet. */
 export interface PendingTask {
@@ -27,13 +41,13 @@ export interface DrainOptions {
   timeout?: number | false
 }
 
-const inProcess = new Map<TaskList, Promise<void>>()
+const inProcess = new Set<TrackedWork>()
 /** Requests inside the middleware that have not handed off yet: a drain must wait for them too. */
 let inFlight = 0
 /** Wakes the drains that are waiting, whenever the registry or the in-flight count changes. */
 const wakers = new Set<() => void>()
 /** Lists that draining calls have seen, so that work registered and finished meanwhile is named. */
-const drains = new Set<Set<TaskList>>()
+const drains = new Set<Set<TrackedWork>>()
 
 const changed = (): void => {
   for (const wake of wakers) wake()
@@ -51,14 +65,14 @@ export const leave = (): void => {
 }
 
 /** Keeps a request's work in the registry until `untrack()`. */
-export const track = (list: TaskList, work: Promise<void>): void => {
-  inProcess.set(list, work)
-  for (const seen of drains) seen.add(list)
+export const track = (work: TrackedWork): void => {
+  inProcess.add(work)
+  for (const seen of drains) seen.add(work)
 }
 
 /** The request's work has settled (a no-op for work the registry does not hold). */
-export const untrack = (list: TaskList): void => {
-  if (inProcess.delete(list) && wakers.size > 0) changed()
+export const untrack = (work: TrackedWork): void => {
+  if (inProcess.delete(work) && wakers.size > 0) changed()
 }
 
 /**
@@ -68,11 +82,9 @@ export const untrack = (list: TaskList): void => {
  */
 export const pendingTasks = (): PendingTask[] => {
   const pending: PendingTask[] = []
-  for (const list of inProcess.keys()) {
-    for (const entry of list.entries) {
-      if (entry.state === 'waiting' || entry.state === 'running') {
-        pending.push({ name: entry.name, state: entry.state, request: describeRequest(list.c) })
-      }
+  for (const work of inProcess) {
+    for (const task of work.tasks) {
+      if (task.state === 'waiting' || task.state === 'running') pending.push({ name: task.name, state: task.state, request: work.request })
     }
   }
   return pending
@@ -89,10 +101,10 @@ export const drainTasks = async (options: DrainOptions = {}): Promise<DrainResul
   checkOptionsObject('drainTasks', options, ['timeout'])
   const { timeout = 10_000 } = options
   checkTimeout('drainTasks', 'timeout', timeout)
-  const seen = new Set<TaskList>(inProcess.keys())
+  const seen = new Set<TrackedWork>(inProcess)
   // Tasks already done when the drain starts did not finish during it.
-  const doneBefore = new Set<Entry>()
-  for (const list of seen) for (const entry of list.entries) if (entry.state === 'done') doneBefore.add(entry)
+  const doneBefore = new Set<TrackedTask>()
+  for (const work of seen) for (const task of work.tasks) if (task.state === 'done') doneBefore.add(task)
   drains.add(seen)
   let timer: ReturnType<typeof setTimeout> | undefined
   let wake = (): void => {}
@@ -115,13 +127,13 @@ export const drainTasks = async (options: DrainOptions = {}): Promise<DrainResul
   }
   const finished: string[] = []
   const unfinished: string[] = []
-  for (const list of seen) {
-    for (const entry of list.entries) {
-      if (entry.state === 'done') {
-        if (!doneBefore.has(entry)) finished.push(entry.name)
-      } else if (entry.state !== 'skipped') {
-        unfinished.push(entry.name)
-        entry.attempt?.abort(new DrainTimeoutError(entry.name))
+  for (const work of seen) {
+    for (const task of work.tasks) {
+      if (task.state === 'done') {
+        if (!doneBefore.has(task)) finished.push(task.name)
+      } else if (task.state !== 'skipped') {
+        unfinished.push(task.name)
+        task.abort(new DrainTimeoutError(task.name))
       }
     }
   }

@@ -3,11 +3,17 @@
 const work = Symbol.for('hono-background-tasks.work')
 const watched = Symbol.for('hono-background-tasks.watched')
 
-type Recorded = Response & { [work]?: Promise<void>; [watched]?: true }
+/** A request's work, as `settled()` waits for it. */
+export interface Work {
+  /** Resolves once every task has settled; never rejects. */
+  done(): Promise<void>
+}
+
+type Recorded = Response & { [work]?: Work; [watched]?: true }
 
 /** Remembers the work a response's request started, for `settled()`; returns the response. */
-export const recordWork = (response: Response, promise: Promise<void>): Response => {
-  ;(response as Recorded)[work] = promise
+export const recordWork = (response: Response, requestWork: Work): Response => {
+  ;(response as Recorded)[work] = requestWork
   return response
 }
 
@@ -36,5 +42,5 @@ export const settled = async (res: Response): Promise<void> => {
       'settled: the body of this response has not been read, and its tasks start after the last chunk; read it first (`await res.text()`) or cancel it (`await res.body?.cancel()`)',
     )
   }
-  await recorded
+  await recorded.done()
 }

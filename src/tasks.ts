@@ -1,64 +1,58 @@
 import type { Context } from 'hono'
+import { Entry } from './entry.ts'
+import { callHook, endOf } from './hooks.ts'
+import type { Lifetime } from './lifetime.ts'
 import { describeRequest, type ResolvedOptions } from './options.ts'
-import type { Attempt } from './run.ts'
+import { type TrackedWork, track, untrack } from './registry.ts'
+import { sendEntries } from './send.ts'
+import type { Work } from './settled.ts'
 import { isTask, taskName } from './task.ts'
-import type { BackgroundTasks, Task, TaskFunction, TaskOptions, TaskTransport } from './types.ts'
+import type { BackgroundTasks, Task, TaskFunction, TaskOptions } from './types.ts'
 import { describeValue } from './validate.ts'
 
 const NO_OPTIONS: Readonly<TaskOptions> = Object.freeze({})
 
-/** One added task and where it is in its life. */
-export class Entry {
-  state: 'waiting' | 'running' | 'done' | 'skipped' = 'waiting'
-  /** The attempt running now, so that a drain can abort it. */
-  attempt: Attempt | undefined
-  #id: string | undefined
-
-  constructor(
-    readonly fn: TaskFunction,
-    readonly args: unknown[],
-    readonly name: string,
-    readonly options: Readonly<TaskOptions>,
-    /** A durable task with a transport is sent there instead of being run. */
-    readonly transport?: TaskTransport,
-  ) {}
-
-  /** `this.id` in the task, and its queue message's id; made when first read. */
-  get id(): string {
-    this.#id ??= crypto.randomUUID()
-    return this.#id
-  }
-}
-
 /**
- * The per-request task list behind `c.var.tasks`. It collects while the handler runs and until
- * the response is finished, accepts nested adds while it runs, and refuses adds once it is done.
+ * The tasks of one request, behind `c.var.tasks`, and the owner of their work from `add()` to done.
+ * It collects while the handler runs and until the response is finished; `start()` then runs the
+ * tasks in the order added, `concurrency` at a time, including tasks added while they run; once all
+ * have settled it is done and refuses further adds.
  */
-export class TaskList implements BackgroundTasks {
-  readonly entries: Entry[] = []
+export class TaskList implements BackgroundTasks, TrackedWork, Work {
+  readonly #c: Context
+  readonly #options: ResolvedOptions
+  readonly #entries: Entry[] = []
+  #state: 'collecting' | 'running' | 'done' = 'collecting'
   /** Index of the next entry to start. */
-  cursor = 0
-  state: 'collecting' | 'running' | 'done' = 'collecting'
-  /** The handler threw: only `always` tasks run. */
-  handlerFailed = false
-  /** Called after every accepted add (late hand-off while collecting, waking workers while running). */
-  onAdd: ((this: TaskList) => void) | undefined
-  /** The response the middleware returned, for a hand-off that happens after it. */
-  response: Response | undefined
-  /** Tasks running now, while the list runs. */
-  active = 0
-  /** The runner is starting tasks; a nested add only has to append. */
-  pumping = false
-  /** Resolves the promise of `runTasks()` once every task has settled. */
-  finish: (() => void) | undefined
+  #cursor = 0
+  /** Tasks running now. */
+  #active = 0
+  /** Starting tasks now: a nested add only has to append. */
+  #pumping = false
+  /** Set by `whenAdded()`: hands off the tasks added once the handler has returned. */
+  #handOff: (() => void) | undefined
+  /** Made by the first `done()`; resolves it. */
+  #done: Promise<void> | undefined
+  #resolveDone: (() => void) | undefined
 
-  constructor(
-    readonly c: Context,
-    readonly options: ResolvedOptions,
-  ) {}
+  constructor(c: Context, options: ResolvedOptions) {
+    this.#c = c
+    this.#options = options
+  }
 
+  /** How many tasks this request has added so far. */
   get size(): number {
-    return this.entries.length
+    return this.#entries.length
+  }
+
+  /** Every task added, in order, for the in-process registry. */
+  get tasks(): readonly Entry[] {
+    return this.#entries
+  }
+
+  /** The request, as `METHOD /path`. */
+  get request(): string {
+    return describeRequest(this.#c)
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: see TaskFunction.
@@ -66,14 +60,14 @@ export class TaskList implements BackgroundTasks {
     const bare = typeof fn === 'function'
     if (!bare && !isTask(fn)) throw new TypeError(`tasks.add: expected a function or a task() to run, got ${describeValue(fn)}`)
     const name = bare ? taskName(fn) : fn.options.name
-    if (this.state === 'done') {
+    if (this.#state === 'done') {
       throw new Error(
-        `tasks.add: the background work of ${describeRequest(this.c)} has already finished, so task "${name}" would never run; add tasks from the handler or from a task that is still running`,
+        `tasks.add: the background work of ${this.request} has already finished, so task "${name}" would never run; add tasks from the handler or from a task that is still running`,
       )
     }
-    if (this.entries.length >= this.options.maxTasks) {
+    if (this.#entries.length >= this.#options.maxTasks) {
       throw new RangeError(
-        `tasks.add: ${describeRequest(this.c)} already has ${this.entries.length} tasks, the \`maxTasks\` limit; task "${name}" was not added (raise \`maxTasks\` in backgroundTasks() if this is expected)`,
+        `tasks.add: ${this.request} already has ${this.#entries.length} tasks, the \`maxTasks\` limit; task "${name}" was not added (raise \`maxTasks\` in backgroundTasks() if this is expected)`,
       )
     }
     let entry: Entry
@@ -83,9 +77,138 @@ export class TaskList implements BackgroundTasks {
       const { durable } = fn
       // A durable task's arguments are checked even without a transport, so that tests catch them.
       const checked = durable ? durable.checkArgs(args) : args
-      entry = new Entry(fn.fn, checked, name, fn.options, durable && (durable.transport ?? this.options.transport))
+      entry = new Entry(fn.fn, checked, name, fn.options, durable && (durable.transport ?? this.#options.transport))
     }
-    this.entries.push(entry)
-    this.onAdd?.()
+    this.#entries.push(entry)
+    if (this.#state === 'running') this.#pump()
+    else if (this.#handOff) this.#lateHandOff()
+  }
+
+  /**
+   * For a list that is still empty when the handler returns: `handOff` is called at the first add
+   * (from a stream callback, say). If it throws, that task is refused with its error.
+   */
+  whenAdded(handOff: () => void): void {
+    this.#handOff = handOff
+  }
+
+  #lateHandOff(): void {
+    const handOff = this.#handOff as () => void
+    this.#handOff = undefined
+    try {
+      handOff()
+    } catch (error) {
+      this.#handOff = handOff
+      this.#entries.pop()
+      throw error
+    }
+  }
+
+  /**
+   * Keeps the work alive after the response: the in-process registry holds it until it is done,
+   * or the platform's `waitUntil` gets a promise of it. Called once, when the work is handed off.
+   */
+  keepAlive(lifetime: Lifetime): void {
+    if (lifetime.kind === 'in-process') track(this)
+    else if (lifetime.kind === 'waitUntil') {
+      try {
+        lifetime.waitUntil(this.done())
+      } catch (error) {
+        // The tasks still run; only their lifetime is not guaranteed.
+        console.error(`[background-tasks] waitUntil from ${lifetime.source} threw; the tasks run without it:`, error)
+      }
+    }
+  }
+
+  /**
+   * Starts running the tasks; after a failed handler only `always` ones run, and the rest are
+   * reported as skipped first. Later calls do nothing.
+   */
+  start(handlerFailed: boolean): void {
+    if (this.#state !== 'collecting') return
+    this.#state = 'running'
+    if (!handlerFailed) {
+      this.#pump()
+      return
+    }
+    // Until every task the failure leaves out is marked, an add may append but must not start anything.
+    this.#pumping = true
+    this.#skip().then(() => {
+      this.#pumping = false
+      this.#pump()
+    })
+  }
+
+  /** Resolves once every task has settled; never rejects. */
+  done(): Promise<void> {
+    if (this.#state === 'done') return Promise.resolve()
+    this.#done ??= new Promise<void>((resolve) => {
+      this.#resolveDone = resolve
+    })
+    return this.#done
+  }
+
+  /** Reports the tasks a failed handler leaves out (all but `always`) as skipped. Tasks that an `always` task adds later do run. */
+  async #skip(): Promise<void> {
+    const { onTaskEnd } = this.#options
+    for (let i = this.#cursor; i < this.#entries.length; i++) {
+      const entry = this.#entries[i] as Entry
+      if (entry.options.always || entry.state !== 'waiting') continue
+      entry.skip()
+      if (onTaskEnd) await callHook(onTaskEnd, 'onTaskEnd', endOf(entry, 0, 'skipped', 0, undefined, false), this.#c)
+    }
+  }
+
+  /** Starts tasks while there is room. Re-entrant calls (a task adding a task) only append. */
+  #pump(): void {
+    if (this.#pumping) return
+    this.#pumping = true
+    const c = this.#c
+    const options = this.#options
+    const entries = this.#entries
+    // Without hooks, a task that returns without a promise is done right here: no promise, no timer.
+    const inline = !options.onTaskStart && !options.onTaskEnd
+    while (this.#active < options.concurrency && this.#cursor < entries.length) {
+      const entry = entries[this.#cursor++] as Entry
+      if (entry.state === 'skipped') continue
+      let work: Promise<void> | undefined
+      const { transport } = entry
+      if (transport) {
+        // Consecutive durable tasks for the same transport go in one batch; order is kept.
+        const batch = [entry]
+        while (this.#cursor < entries.length) {
+          const following = entries[this.#cursor] as Entry
+          if (following.state === 'waiting' && following.transport !== transport) break
+          this.#cursor++
+          if (following.state === 'waiting') batch.push(following)
+        }
+        work = sendEntries(batch, transport, c, options)
+      } else {
+        work = inline ? entry.runInline(c, options) : entry.run(c, options)
+        if (!work) continue
+      }
+      this.#active++
+      work.then(
+        () => this.#settle(),
+        (error: unknown) => {
+          console.error(`[background-tasks] internal error while running task "${entry.name}":`, error)
+          this.#settle()
+        },
+      )
+    }
+    this.#pumping = false
+    if (this.#active === 0 && this.#cursor >= entries.length) this.#finish()
+  }
+
+  /** One task has settled: make room for the next. */
+  #settle(): void {
+    this.#active--
+    this.#pump()
+  }
+
+  #finish(): void {
+    this.#state = 'done'
+    this.#resolveDone?.()
+    untrack(this)
   }
 }

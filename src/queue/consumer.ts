@@ -1,4 +1,4 @@
-import { Attempt, retryDelayFor, runAttempt } from '../run.ts'
+import { Attempt, retryDelayFor, runAttempt } from '../attempt.ts'
 import { isTask } from '../task.ts'
 import type { Task, TaskInfo } from '../types.ts'
 import { checkFunction, checkOptionsObject, checkTimeout, describeValue } from '../validate.ts'

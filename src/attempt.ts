@@ -1,0 +1,131 @@
+import { TaskTimeoutError } from './errors.ts'
+import type { TaskContext, TaskFunction, TaskOutcome } from './types.ts'
+
+/** What one attempt needs of its task. */
+export interface Runnable {
+  readonly fn: TaskFunction
+  readonly args: readonly unknown[]
+  readonly name: string
+  readonly id: string
+}
+
+/**
+ * `this` inside a task. The AbortController is made only when the task reads `signal` or the
+ * attempt is aborted: on Node 20 it costs more than a no-op task itself.
+ */
+export class Attempt implements TaskContext {
+  #controller: AbortController | undefined
+  #reason: unknown
+
+  constructor(
+    readonly task: Runnable,
+    readonly attempt: number,
+    readonly env: unknown,
+  ) {}
+
+  get name(): string {
+    return this.task.name
+  }
+
+  get id(): string {
+    return this.task.id
+  }
+
+  get signal(): AbortSignal {
+    if (!this.#controller) {
+      this.#controller = new AbortController()
+      if (this.#reason !== undefined) this.#controller.abort(this.#reason)
+    }
+    return this.#controller.signal
+  }
+
+  /** Why the attempt was aborted (a timeout or a drain), once it was. */
+  get reason(): unknown {
+    return this.#reason
+  }
+
+  /** Aborts the attempt's signal with `reason`; only the first reason counts. */
+  abort(reason: unknown): void {
+    if (this.#reason !== undefined) return
+    this.#reason = reason
+    this.#controller?.abort(reason)
+  }
+}
+
+/** How one attempt ended. */
+export interface Outcome {
+  readonly outcome: TaskOutcome
+  readonly error?: unknown
+}
+
+/** The outcome of every attempt that succeeded: compare with `===`. */
+export const SUCCESS: Outcome = { outcome: 'success' }
+
+const isThenable = (value: unknown): value is PromiseLike<unknown> =>
+  (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as PromiseLike<unknown>).then === 'function'
+
+/** An error a task raised because its attempt was aborted, rather than one of its own. */
+const causedByAbort = (error: unknown, reason: unknown): boolean =>
+  error === reason || (error as { cause?: unknown } | null)?.cause === reason || (error instanceof Error && error.name === 'AbortError')
+
+/**
+ * Runs one attempt: its outcome, never a rejection. A task that returns without a promise is
+ * done at once; a promise races the timeout, which aborts the attempt and moves on.
+ */
+export const runAttempt = (context: Attempt, timeout: number | false): Outcome | Promise<Outcome> => {
+  const { task } = context
+  let result: unknown
+  try {
+    result = task.fn.apply(context, task.args as unknown[])
+  } catch (error) {
+    return { outcome: 'error', error }
+  }
+  try {
+    if (!isThenable(result)) return SUCCESS
+  } catch (error) {
+    // A `then` getter that throws.
+    return { outcome: 'error', error }
+  }
+  return new Promise((resolve) => {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    if (timeout !== false) {
+      timer = setTimeout(() => {
+        const error = new TaskTimeoutError(task.name, timeout)
+        context.abort(error)
+        resolve({ outcome: 'timeout', error })
+      }, timeout)
+    }
+    // Promise.resolve() turns a `then` that throws into a rejection.
+    Promise.resolve(result).then(
+      () => {
+        if (timer !== undefined) clearTimeout(timer)
+        resolve(SUCCESS)
+      },
+      (error: unknown) => {
+        if (timer !== undefined) clearTimeout(timer)
+        // Past its timeout nothing waits for this attempt: an error other than the abort itself (a late
+        // tasks.add() that throws, say) would vanish without a word.
+        if (context.reason instanceof TaskTimeoutError && !causedByAbort(error, context.reason)) {
+          console.error(`[background-tasks] task "${task.name}" failed after it had timed out:`, error)
+        }
+        resolve({ outcome: 'error', error })
+      },
+    )
+  })
+}
+
+/** A retry delay from a number or a user function: never throws, never negative or non-finite. */
+export const retryDelayFor = (
+  retryDelay: number | ((attempt: number, error: unknown) => number),
+  attempt: number,
+  error: unknown,
+  label = 'retryDelay',
+): number => {
+  let delay = 0
+  try {
+    delay = typeof retryDelay === 'function' ? retryDelay(attempt, error) : retryDelay
+  } catch (thrown) {
+    console.error(`[background-tasks] the ${label} function threw:`, thrown)
+  }
+  return Number.isFinite(delay) && delay > 0 ? delay : 0
+}
