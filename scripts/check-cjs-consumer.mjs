@@ -1,7 +1,7 @@
 // A CommonJS consumer of the packed package: a new project outside the repository (`npm init -y`,
 // CommonJS), the tarball from `npm pack` plus hono and typescript from the npm cache or registry,
 // TypeScript `module: nodenext`. It type-checks the README's quick-start app and runs it with
-// `require()`, which loads ES modules on Node >= 20.19. Needs `npm run build` first; about 10 s.
+// `require()`, which loads ES modules on Node 20.19+ and 22.12+. Needs `npm run build` first; about 10 s.
 //
 //   node scripts/check-cjs-consumer.mjs [--keep] [--typescript=5.9.3]
 //   (--keep leaves the project for a look; --typescript picks another TypeScript than the repository's)
@@ -17,14 +17,21 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const keep = process.argv.includes('--keep')
 const run = promisify(execFile)
 
+class Failure extends Error {}
+/** Stops the check; the temporary project is still removed. */
 const fail = (message) => {
+  throw new Failure(message)
+}
+
+const exit = (message) => {
   console.error(`check-cjs-consumer: ${message}`)
   process.exit(1)
 }
-
 const [major, minor] = process.versions.node.split('.').map(Number)
-if (major < 20 || (major === 20 && minor < 19)) fail(`require() of ES modules needs Node >= 20.19 or 22; this is ${process.version}`)
-if (!existsSync(join(root, 'dist/index.js'))) fail('dist/ is missing: run `npm run build` first')
+if (major < 20 || (major === 20 && minor < 19) || (major === 22 && minor < 12) || major === 21) {
+  exit(`require() of ES modules needs Node 20.19+ or 22.12+; this is ${process.version}`)
+}
+if (!existsSync(join(root, 'dist/index.js'))) exit('dist/ is missing: run `npm run build` first')
 
 const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8'))
 const typescript =
@@ -32,9 +39,9 @@ const typescript =
 const readme = await readFile(join(root, 'README.md'), 'utf8')
 // The first ts snippet under "## Quick start", verbatim.
 const quickStart = readme.split(/^## Quick start$/m)[1]?.match(/```ts\n([\s\S]*?)```/)?.[1]
-if (!quickStart) fail('README.md has no ```ts snippet under "## Quick start"')
+if (!quickStart) exit('README.md has no ```ts snippet under "## Quick start"')
 
-/** Runs a command; on failure, prints what it printed and exits. */
+/** Runs a command; on failure, fails the check with what it printed. */
 const sh = async (file, args, cwd) => {
   try {
     return await run(file, args, { cwd, env: { ...process.env, npm_config_update_notifier: 'false' }, maxBuffer: 16 * 1024 * 1024 })
@@ -146,6 +153,9 @@ console.log('require() loads all four entry points')
     `CommonJS consumer OK on Node ${process.versions.node} (npm init -y, TypeScript ${typescript} module nodenext, ${seconds} s):`,
   )
   console.log(lines.join('\n'))
+} catch (error) {
+  console.error(`check-cjs-consumer: ${error instanceof Failure ? error.message : (error?.stack ?? error)}`)
+  process.exitCode = 1
 } finally {
   if (keep) console.log(`kept ${dir}`)
   else await rm(dir, { recursive: true, force: true })
