@@ -1,6 +1,6 @@
 // `npm run demo`: starts the Cloudflare example (examples/cloudflare) on local workerd with
-// `wrangler dev`, registers users, and shows what the client got and when, next to what the
-// Worker did after the response. Offline; takes about 10 s.
+// `wrangler dev`, registers users, and shows what the client got and when, next to when each
+// background task started and finished in the Worker. Offline; takes about 10 s.
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -18,6 +18,8 @@ const bold = (text) => (process.stdout.isTTY ? `\x1b[1m${text}\x1b[22m` : text)
 // biome-ignore lint/suspicious/noControlCharactersInRegex: matching terminal colour codes is the point.
 const stripAnsi = (text) => text.replace(/\x1b\[[0-9;]*m/g, '')
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+/** `+   29 ms`: a time since the request was sent. */
+const stamp = (ms) => `+${String(Math.round(ms)).padStart(5)} ms`
 
 /** `count` distinct free ports: all held open at once, so the OS cannot hand out one twice. */
 const freePorts = async (count) => {
@@ -116,10 +118,13 @@ const startWorker = async () => {
   return { port, lines, waitForLine, stop }
 }
 
-/** The lines a person wants from the Worker's console: the library's log, onError, the email binding. */
+/**
+ * The lines a person wants from the Worker's console: the example's onTaskStart (`[tasks] ...: started`),
+ * the library's log (`[background-tasks] ...: success in 5 ms`), and onError (`[register] gave up ...`).
+ */
 const workerLine = (text) => {
   const line = text.replace(/^✘ \[ERROR\] /, '')
-  if (line.startsWith('[background-tasks]') || line.startsWith('[register]')) return line
+  if (line.startsWith('[tasks]') || line.startsWith('[background-tasks]') || line.startsWith('[register]')) return line
   return undefined
 }
 
@@ -145,8 +150,11 @@ const registerAndWatch = async (worker, body, { done, quietMs }) => {
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),
   })
+  const headersAt = performance.now()
   const text = await res.text()
-  const events = [{ at: performance.now(), line: `${bold(`${res.status} ${res.statusText}`)} ${text}   <- the client has its answer` }]
+  const at = performance.now()
+  const status = `${bold(`${res.status} ${res.statusText}`)} ${text}`
+  const events = [{ at, line: `client: ${status}   <- the whole answer (status at +${Math.round(headersAt - started)} ms)` }]
 
   if (done) await Promise.all(done.map((pattern) => worker.waitForLine(pattern, from, WORK_TIMEOUT_MS)))
   else await sleep(quietMs)
@@ -157,10 +165,8 @@ const registerAndWatch = async (worker, body, { done, quietMs }) => {
     if (email) events.push({ at, line: `Worker: send_email saved it: ${emailSummary(email[1])}` })
   }
   if (events.length === 1) events.push({ at: performance.now(), line: 'Worker: (no background task ran)' })
-  // Sorted, not printed as they come: a fast task can finish before the client has read the body.
-  for (const { at, line } of events.sort((a, b) => a.at - b.at)) {
-    console.log(`   ${dim(`+${String(Math.round(at - started)).padStart(5)} ms`)}  ${line}`)
-  }
+  // Sorted, not printed as they come: a quick task can start, even finish, before the client has read the body.
+  for (const { at, line } of events.sort((a, b) => a.at - b.at)) console.log(`   ${dim(stamp(at - started))}  ${line}`)
   return { res, text }
 }
 
@@ -187,7 +193,19 @@ const main = async () => {
     // The first request compiles the Worker; keep that out of the timings below.
     await fetch(`http://127.0.0.1:${worker.port}/audit/warm-up`).then((res) => res.body?.cancel())
     console.log(`ready in ${((performance.now() - startedAt) / 1000).toFixed(1)} s on http://127.0.0.1:${worker.port}`)
-    console.log(dim('Times count from the moment each request is sent; Worker lines are stamped when wrangler prints them.\n'))
+    console.log(
+      dim(
+        [
+          'How to read the times: "+N ms" counts from the moment the demo sent the request.',
+          '  client: the demo had read the whole response, status and body (when its status came is in brackets).',
+          "  Worker: wrangler printed this line of the Worker's console, a few ms after the Worker wrote it (lines",
+          '          printed together share a time): `[tasks] X: started` when an attempt of a background task began,',
+          '          `[background-tasks] X: success in N ms` (or error) when it ended, N measured in the Worker.',
+          '  A task starts once the Worker has handed the body over, so a quick one can start, even finish,',
+          '  before the client has read that body: the client never waits for it.\n',
+        ].join('\n'),
+      ),
+    )
 
     console.log(bold(`1. A registration. The email API is made to take ${EMAIL_LATENCY_MS} ms; the client does not wait for it.`))
     const ada = await registerAndWatch(

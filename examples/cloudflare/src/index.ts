@@ -42,6 +42,11 @@ app.use(
   backgroundTasks({
     // One line per finished attempt: `[background-tasks] sendWelcomeEmail: success in 3 ms (POST /register)`.
     log: true,
+    // And one as each attempt starts, so that the console shows when the work ran: `[tasks] sendWelcomeEmail: started (POST /register)`.
+    onTaskStart: (started, c) => {
+      const attempt = started.attempt === 1 ? '' : ` (attempt ${started.attempt})`
+      console.log(`[tasks] ${started.name}${attempt}: started (${c.req.method} ${c.req.path})`)
+    },
     // Durable tasks (defineTask) go to this queue after the response instead of running here.
     transport: cloudflareQueue('TASKS'),
     onError: (error, failed, c) => {

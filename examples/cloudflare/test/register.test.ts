@@ -112,6 +112,11 @@ describe('POST /register', () => {
     const spy = vi.spyOn(console, 'error').mockImplementation((...args: unknown[]) => {
       errors.push(args)
     })
+    // The failed attempts the app logs (`log: true`, onTaskStart): expected here, so kept out of the output.
+    const logs: string[] = []
+    const logSpy = vi.spyOn(console, 'log').mockImplementation((line: unknown) => {
+      logs.push(String(line))
+    })
     // What the real binding throws for an address outside `allowed_destination_addresses`. A real
     // rejection over RPC can hang this test pool (cloudflare/workers-sdk#14736); `npm run demo` shows it.
     const refusing = {
@@ -130,8 +135,17 @@ describe('POST /register', () => {
       expect(errors).toEqual([
         ['[register] gave up on sendWelcomeEmail after 3 attempts (POST /register): email to mallory@example.org not allowed'],
       ])
+      expect(logs.filter((line) => line.includes('sendWelcomeEmail')).map((line) => line.replace(/ in \d+ ms/, ''))).toEqual([
+        '[tasks] sendWelcomeEmail: started (POST /register)',
+        '[background-tasks] sendWelcomeEmail: error, will retry (POST /register)',
+        '[tasks] sendWelcomeEmail (attempt 2): started (POST /register)',
+        '[background-tasks] sendWelcomeEmail (attempt 2): error, will retry (POST /register)',
+        '[tasks] sendWelcomeEmail (attempt 3): started (POST /register)',
+        '[background-tasks] sendWelcomeEmail (attempt 3): error (POST /register)',
+      ])
     } finally {
       spy.mockRestore()
+      logSpy.mockRestore()
     }
   })
 })
