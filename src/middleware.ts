@@ -4,7 +4,7 @@ import { whenFinished } from './finished.ts'
 import { findLifetime, type Lifetime } from './lifetime.ts'
 import { describeRequest, resolveOptions } from './options.ts'
 import { enter, leave, track } from './registry.ts'
-import { runTasks, startTasks } from './run.ts'
+import { runTasks, sendBeforeResponse, startTasks } from './run.ts'
 import { recordWork } from './settled.ts'
 import { TaskList } from './tasks.ts'
 import type { BackgroundTasksEnv, BackgroundTasksOptions } from './types.ts'
@@ -36,6 +36,20 @@ const handOff = (
       console.error(`[background-tasks] waitUntil from ${lifetime.source} threw; the tasks run without it:`, error)
     }
   }
+  // Durable tasks whose transport asks for it are queued before the client gets its response.
+  const sending = canWrap ? sendBeforeResponse(list) : undefined
+  if (sending) return sending.then(() => watchResponse(c, list, work, res, canWrap))
+  return watchResponse(c, list, work, res, canWrap)
+}
+
+/** Starts the list's tasks once the response is finished; returns the response to send. */
+const watchResponse = (
+  c: Context,
+  list: TaskList,
+  work: Promise<void>,
+  res: Response | undefined,
+  canWrap: boolean,
+): Response | undefined | Promise<Response | undefined> => {
   const start = (): void => startTasks(list)
   let response: ReturnType<typeof whenFinished>
   try {

@@ -2,7 +2,8 @@ import type { Context } from 'hono'
 import { DrainTimeoutError, TaskSendError, TaskTimeoutError } from './errors.ts'
 import { untrack } from './registry.ts'
 import type { Entry, TaskList } from './tasks.ts'
-import type { TaskContext, TaskEndInfo, TaskInfo, TaskOutcome, TaskTransport } from './types.ts'
+import type { TaskContext, TaskEndInfo, TaskInfo, TaskOutcome, TaskSendResult, TaskTransport } from './types.ts'
+import { describeValue } from './validate.ts'
 
 /** Calls a user hook so that neither a throw nor a rejection can escape. */
 const callHook = async <A extends unknown[]>(hook: (...args: A) => unknown, label: string, ...args: A): Promise<void> => {
@@ -188,6 +189,20 @@ const runEntry = async (entry: Entry, list: TaskList, first?: Started): Promise<
   entry.state = 'done'
 }
 
+/** Why message `i` of a send was refused, or `undefined` if it was accepted. */
+const refusalOf = (results: unknown, i: number, count: number): unknown => {
+  if (results === undefined) return undefined
+  if (!Array.isArray(results) || results.length !== count) {
+    return new TypeError(
+      `the transport's send() resolved with ${Array.isArray(results) ? `${results.length} results` : describeValue(results)} for ${count} messages; expected nothing or one result per message`,
+    )
+  }
+  const result = results[i] as TaskSendResult | undefined
+  if (result?.status === 'fulfilled') return undefined
+  if (result?.status === 'rejected') return result.reason
+  return new TypeError(`the transport's send() gave result ${i} as ${describeValue(result)}; expected { status: 'fulfilled' } or { status: 'rejected', reason }`)
+}
+
 /** Hands consecutive durable tasks to their transport in one call, and reports each. Never rejects. */
 const sendEntries = async (batch: Entry[], transport: TaskTransport, list: TaskList): Promise<void> => {
   const { c, options } = list
@@ -199,12 +214,18 @@ const sendEntries = async (batch: Entry[], transport: TaskTransport, list: TaskL
   const started = performance.now()
   const enqueuedAt = Date.now()
   const messages = batch.map((entry) => ({ task: entry.name, args: entry.args, id: entry.id, enqueuedAt }))
+  const taskOptions = batch.map((entry) => entry.options)
+  let results: unknown
+  const send = async () => {
+    results = await transport.send(messages, c, taskOptions)
+  }
   // The send gets the middleware's timeout, so that a hung queue client cannot hold the request's work forever.
-  const sending = { name: infos.map((info) => info.name).join('", "'), id: batch[0]!.id, fn: () => transport.send(messages, c), args: [] }
+  const sending = { name: infos.map((info) => info.name).join('", "'), id: batch[0]!.id, fn: send, args: [] }
   const result = await runAttempt(new Attempt(sending, 1, c.env), options.timeout)
   const duration = performance.now() - started
   for (const [i, info] of infos.entries()) {
-    const error = result.outcome === 'success' ? undefined : new TaskSendError(info.name, result.error)
+    const refused = result.outcome === 'success' ? refusalOf(results, i, batch.length) : result.error
+    const error = result.outcome === 'success' && refused === undefined ? undefined : new TaskSendError(info.name, refused)
     if (options.onTaskEnd) {
       const end = endOf(batch[i] as Entry, 1, error ? 'error' : 'sent', duration, error, false)
       await callHook(options.onTaskEnd, 'onTaskEnd', end, c)
@@ -212,6 +233,24 @@ const sendEntries = async (batch: Entry[], transport: TaskTransport, list: TaskL
     if (error) await callHook(options.onError, 'onError', error, info, c)
   }
   for (const entry of batch) entry.state = 'done'
+}
+
+/**
+ * Sends the waiting durable tasks whose transport asks for it (`beforeResponse`) now, during the
+ * hand-off, one call per transport; the runner skips them later. Never rejects.
+ */
+export const sendBeforeResponse = (list: TaskList): Promise<void> | undefined => {
+  let groups: Map<TaskTransport, Entry[]> | undefined
+  for (const entry of list.entries) {
+    const { transport } = entry
+    if (!transport?.beforeResponse || entry.state !== 'waiting' || (list.handlerFailed && !entry.options.always)) continue
+    groups ??= new Map()
+    const group = groups.get(transport)
+    if (group) group.push(entry)
+    else groups.set(transport, [entry])
+  }
+  if (!groups) return undefined
+  return Promise.all([...groups].map(([transport, entries]) => sendEntries(entries, transport, list))).then(() => {})
 }
 
 /** Reports the tasks a failed handler leaves out (all but `always`) as skipped. Tasks that an `always` task adds later do run. */
@@ -239,7 +278,8 @@ const pump = (list: TaskList): void => {
   const inline = !options.onTaskStart && !options.onTaskEnd
   while (list.active < options.concurrency && list.cursor < list.entries.length) {
     const entry = list.entries[list.cursor++] as Entry
-    if (entry.state === 'skipped') continue
+    // Skipped, or already sent before the response.
+    if (entry.state !== 'waiting') continue
     let work: Promise<void>
     const { transport } = entry
     if (transport) {

@@ -84,6 +84,8 @@ export class TaskList implements BackgroundTasks {
       // A durable task's arguments are checked even without a transport, so that tests catch them.
       const checked = durable ? durable.checkArgs(args) : args
       entry = new Entry(fn.fn, checked, name, fn.options, durable && (durable.transport ?? this.options.transport))
+      // The transport may refuse the message it would send (over its queue's size limit, say).
+      entry.transport?.check?.({ task: name, args: checked, id: entry.id, enqueuedAt: Date.now() })
     }
     this.entries.push(entry)
     this.onAdd?.()
