@@ -200,7 +200,9 @@ const refusalOf = (results: unknown, i: number, count: number): unknown => {
   const result = results[i] as TaskSendResult | undefined
   if (result?.status === 'fulfilled') return undefined
   if (result?.status === 'rejected') return result.reason
-  return new TypeError(`the transport's send() gave result ${i} as ${describeValue(result)}; expected { status: 'fulfilled' } or { status: 'rejected', reason }`)
+  return new TypeError(
+    `the transport's send() gave result ${i} as ${describeValue(result)}; expected { status: 'fulfilled' } or { status: 'rejected', reason }`,
+  )
 }
 
 /** Hands consecutive durable tasks to their transport in one call, and reports each. Never rejects. */

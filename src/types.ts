@@ -98,6 +98,7 @@ export interface TaskTransport {
    * them apart resolves with one `TaskSendResult` per message, in order (`Promise.allSettled()`'s
    * shape), and only the refused ones are reported as failed.
    */
+  // biome-ignore lint/suspicious/noConfusingVoidType: `void` lets `async send() {}` (resolving with nothing) implement it.
   send(messages: readonly TaskMessage[], c: Context, options?: readonly Readonly<TaskOptions>[]): Promise<void | readonly TaskSendResult[]>
   /**
    * Called by `add()` with the message a durable task will become (its real id; `enqueuedAt` of

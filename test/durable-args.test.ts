@@ -157,9 +157,9 @@ describe('cloudflareQueue()', () => {
     const { binding, batches } = producer([1])
     const results = await cloudflareQueue('TASKS').send(messages(250), contextWith({ TASKS: binding }))
     expect(batches.map((batch) => batch.length)).toEqual([100, 0, 50])
-    const statuses = (results ?? []).map((result) => result.status)
+    const statuses = results?.map((result) => result.status)
     expect(statuses).toEqual([...Array(100).fill('fulfilled'), ...Array(100).fill('rejected'), ...Array(50).fill('fulfilled')])
-    expect((results?.[100] as PromiseRejectedResult).reason).toEqual(new Error('queue is full'))
+    expect((results![100] as PromiseRejectedResult).reason).toEqual(new Error('queue is full'))
   })
 
   it('refuses a message over 128 KB alone at send, and still sends its neighbours', async () => {
@@ -168,7 +168,7 @@ describe('cloudflareQueue()', () => {
     const results = await cloudflareQueue('TASKS').send([...messages(1), big, ...messages(1)], contextWith({ TASKS: binding }))
     expect(batches.map((batch) => batch.length)).toEqual([2])
     expect(results?.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
-    expect(String((results?.[1] as PromiseRejectedResult).reason)).toBe(
+    expect(String((results![1] as PromiseRejectedResult).reason)).toBe(
       'RangeError: cloudflareQueue: expected durable task "report" to fit one Cloudflare Queues message (at most 128,000 bytes of JSON, envelope included), got 128,055 bytes; pass a key to the data (R2, KV) instead of the data',
     )
   })

@@ -344,7 +344,7 @@ describe('the transport contract: per-message results, checks at add(), sends be
       events.push('handler returned')
       return c.text('created', 201)
     })
-    const responded = app.request('/register', { method: 'POST' }).then((res) => {
+    const responded = Promise.resolve(app.request('/register', { method: 'POST' })).then((res) => {
       events.push(`response ${res.status}`)
       return res
     })
