@@ -72,7 +72,8 @@ interface Running {
 /** What closeWorker() needs of a worker that bullmqWorker() made. */
 interface WorkerState {
   readonly running: Set<Running>
-  readonly finished: string[]
+  /** Tasks whose job ended since closeWorker() started; nothing is kept before that. */
+  finished: string[] | undefined
   readonly queues: { close(): Promise<void> }[]
   closing?: Promise<WorkerCloseResult>
 }
@@ -163,7 +164,7 @@ export const bullmqWorker = <Env = unknown>(options: BullmqWorkerOptions<Env>): 
   const known = [...registry.keys()].map((name) => `"${name}"`).join(', ') || 'none'
 
   const deadLetters = new Queue(deadLetterQueue, { connection })
-  const state: WorkerState = { running: new Set(), finished: [], queues: [deadLetters] }
+  const state: WorkerState = { running: new Set(), finished: undefined, queues: [deadLetters] }
 
   const deadLetter = async (job: Job, reason: DeadLetterReason, error: Error): Promise<void> => {
     try {
@@ -213,7 +214,7 @@ export const bullmqWorker = <Env = unknown>(options: BullmqWorkerOptions<Env>): 
         throw new WaitingError(`task "${info.name}" (job ${job.id}) was left to another worker by closeWorker()`)
       }
       if (result.outcome === 'success') {
-        state.finished.push(info.name)
+        state.finished?.push(info.name)
         return
       }
       try {
@@ -223,7 +224,7 @@ export const bullmqWorker = <Env = unknown>(options: BullmqWorkerOptions<Env>): 
       }
       const error = asError(result.error)
       if (isFinal(job, error)) await deadLetter(job, 'failed', error)
-      state.finished.push(info.name)
+      state.finished?.push(info.name)
       throw error
     } finally {
       state.running.delete(running)
@@ -301,7 +302,8 @@ export const closeWorker = (worker: Worker, options: CloseWorkerOptions = {}): P
   const { timeout = 8_000 } = options
   checkTimeout(api, 'timeout', timeout)
   state.closing ??= (async () => {
-    const finishedBefore = state.finished.length
+    const finished: string[] = []
+    state.finished = finished
     const closing = worker.close().catch((error: unknown) => console.error(`[background-tasks] ${api}: closing the worker failed:`, error))
     let timer: ReturnType<typeof setTimeout> | undefined
     const deadline = new Promise<'deadline'>((resolve) => {
@@ -318,7 +320,7 @@ export const closeWorker = (worker: Worker, options: CloseWorkerOptions = {}): P
     }
     if (timer !== undefined) clearTimeout(timer)
     await Promise.all(state.queues.map((queue) => queue.close().catch(() => {})))
-    return { finished: state.finished.slice(finishedBefore), unfinished }
+    return { finished, unfinished }
   })()
   return state.closing
 }
