@@ -178,7 +178,8 @@ export const bullmqWorker = <Env = unknown>(options: BullmqWorkerOptions<Env>): 
     }
   }
 
-  const processor = async (job: Job<TaskMessage>, _token?: string, signal?: AbortSignal): Promise<void> => {
+  // Two parameters: BullMQ then makes no AbortController per job; the task's signal is its own.
+  const processor = async (job: Job<TaskMessage>): Promise<void> => {
     const parsed = parseTaskMessage(job.data)
     if (typeof parsed === 'string') {
       const error = new UnrecoverableError(`job ${job.id} on queue "${queue}" is not a task message: ${parsed}; not run`)
@@ -204,8 +205,6 @@ export const bullmqWorker = <Env = unknown>(options: BullmqWorkerOptions<Env>): 
       abandon = () => resolve(ABANDONED)
     })
     const running: Running = { name: info.name, context, abandon }
-    const onAbort = () => context.abort(signal?.reason)
-    signal?.addEventListener('abort', onAbort, { once: true })
     state.running.add(running)
     try {
       const result = await Promise.race([runAttempt(context, task.options.timeout ?? timeout), abandoned])
@@ -228,7 +227,6 @@ export const bullmqWorker = <Env = unknown>(options: BullmqWorkerOptions<Env>): 
       throw error
     } finally {
       state.running.delete(running)
-      signal?.removeEventListener('abort', onAbort)
     }
   }
 
