@@ -200,34 +200,40 @@ export const bullmqWorker = <Env = unknown>(options: BullmqWorkerOptions<Env>): 
     const attempt = Math.max(1, job.attemptsStarted)
     const info: TaskInfo = { name: parsed.task, id: parsed.id, attempt, args: parsed.args }
     const context = new TaskAttempt({ fn: task.fn, args: [...parsed.args], name: info.name, id: info.id }, attempt, env)
-    let abandon = (): void => {}
-    const abandoned = new Promise<typeof ABANDONED>((resolve) => {
-      abandon = () => resolve(ABANDONED)
-    })
-    const running: Running = { name: info.name, context, abandon }
-    state.running.add(running)
-    try {
-      const result = await Promise.race([runAttempt(context, task.options.timeout ?? timeout), abandoned])
-      if (result === ABANDONED) {
+    let result = runAttempt(context, task.options.timeout ?? timeout)
+    // A task that returned without a promise is done already; one still running can be left to another worker by closeWorker().
+    if (result instanceof Promise) {
+      let abandon = (): void => {}
+      const abandoned = new Promise<typeof ABANDONED>((resolve) => {
+        abandon = () => resolve(ABANDONED)
+      })
+      const running: Running = { name: info.name, context, abandon }
+      state.running.add(running)
+      let settled: Awaited<typeof result> | typeof ABANDONED
+      try {
+        settled = await Promise.race([result, abandoned])
+      } finally {
+        state.running.delete(running)
+      }
+      if (settled === ABANDONED) {
         // Tells BullMQ to leave the job alone: it stays active until its lock expires, then stalled-job recovery gives it to another worker.
         throw new WaitingError(`task "${info.name}" (job ${job.id}) was left to another worker by closeWorker()`)
       }
-      if (result.outcome === 'success') {
-        state.finished?.push(info.name)
-        return
-      }
-      try {
-        await onError(result.error, info, job)
-      } catch (error) {
-        console.error('[background-tasks] the onError hook threw:', error)
-      }
-      const error = asError(result.error)
-      if (isFinal(job, error)) await deadLetter(job, 'failed', error)
-      state.finished?.push(info.name)
-      throw error
-    } finally {
-      state.running.delete(running)
+      result = settled
     }
+    if (result.outcome === 'success') {
+      state.finished?.push(info.name)
+      return
+    }
+    try {
+      await onError(result.error, info, job)
+    } catch (error) {
+      console.error('[background-tasks] the onError hook threw:', error)
+    }
+    const error = asError(result.error)
+    if (isFinal(job, error)) await deadLetter(job, 'failed', error)
+    state.finished?.push(info.name)
+    throw error
   }
 
   const userBackoff = workerOptions.settings?.backoffStrategy
