@@ -11,10 +11,13 @@ import { join } from 'node:path'
 import { Redis } from 'ioredis'
 import { afterAll, beforeAll, describe } from 'vitest'
 
-const INSTALL = 'redis-server is not installed: `apt-get install -y redis-server` (Debian/Ubuntu) or `brew install redis`'
+/** The binary: `redis-server` on the PATH, or REDIS_SERVER (another build, or a missing one to see these tests skip). */
+const REDIS_SERVER = process.env.REDIS_SERVER ?? 'redis-server'
+
+const INSTALL = `${REDIS_SERVER} is not installed: \`apt-get install -y redis-server\` (Debian/Ubuntu) or \`brew install redis\``
 
 /** Whether `redis-server` can be run here. */
-export const hasRedis = (): boolean => spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0
+export const hasRedis = (): boolean => spawnSync(REDIS_SERVER, ['--version'], { stdio: 'ignore' }).status === 0
 
 /** A running redis-server. */
 export interface RedisServer {
@@ -32,7 +35,7 @@ export const startRedis = async (): Promise<RedisServer> => {
   const dir = await mkdtemp(join(tmpdir(), 'hbt-redis-'))
   const socket = join(dir, 'redis.sock')
   const pidfile = join(dir, 'redis.pid')
-  execFileSync('redis-server', [
+  execFileSync(REDIS_SERVER, [
     '--port', '0',
     '--unixsocket', socket,
     '--unixsocketperm', '700',
