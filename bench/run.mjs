@@ -1,6 +1,7 @@
 // `npm run bench`: every piece in turn, then bench/RESULTS.md written afresh. Each piece also runs alone
 // (`node bench/overhead.mjs`, ...) and then rewrites only its own section.
 import path from 'node:path'
+import { bullmq } from './bullmq.mjs'
 import { clientWait } from './client-wait.mjs'
 import { killAll } from './lib/proc.mjs'
 import { printSection, table, verdict, writeResults } from './lib/report.mjs'
@@ -10,7 +11,7 @@ import { profile } from './profile.mjs'
 import { size } from './size.mjs'
 import { throughput } from './throughput.mjs'
 
-const PIECES = { size, overhead, 'client-wait': clientWait, throughput, memory, profile }
+const PIECES = { size, overhead, 'client-wait': clientWait, throughput, memory, profile, bullmq }
 
 const only = process.argv.slice(2)
 const started = performance.now()

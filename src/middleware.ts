@@ -27,6 +27,20 @@ const handOff = (
     return list.done().then(() => res)
   }
   list.keepAlive(lifetime)
+  // Durable tasks whose transport asks for it are queued before the client gets its response.
+  const sending = canWrap ? list.sendBeforeResponse(handlerFailed) : undefined
+  if (sending) return sending.then(() => watchResponse(c, list, res, canWrap, handlerFailed))
+  return watchResponse(c, list, res, canWrap, handlerFailed)
+}
+
+/** Starts the list's tasks once the response is finished; returns the response to send. */
+const watchResponse = (
+  c: Context,
+  list: TaskList,
+  res: Response | undefined,
+  canWrap: boolean,
+  handlerFailed: boolean,
+): Response | undefined | Promise<Response | undefined> => {
   const start = (): void => list.start(handlerFailed)
   let response: ReturnType<typeof whenFinished>
   try {

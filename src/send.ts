@@ -4,7 +4,24 @@ import type { Entry } from './entry.ts'
 import { TaskSendError } from './errors.ts'
 import { callHook, endOf, infoOf } from './hooks.ts'
 import type { ResolvedOptions } from './options.ts'
-import type { TaskMessage, TaskTransport } from './types.ts'
+import type { TaskMessage, TaskSendResult, TaskTransport } from './types.ts'
+import { describeValue } from './validate.ts'
+
+/** Why message `i` of a send was refused, or `undefined` if it was accepted. */
+const refusalOf = (results: unknown, i: number, count: number): unknown => {
+  if (results === undefined) return undefined
+  if (!Array.isArray(results) || results.length !== count) {
+    return new TypeError(
+      `the transport's send() resolved with ${Array.isArray(results) ? `${results.length} results` : describeValue(results)} for ${count} messages; expected nothing or one result per message`,
+    )
+  }
+  const result = results[i] as TaskSendResult | undefined
+  if (result?.status === 'fulfilled') return undefined
+  if (result?.status === 'rejected') return result.reason
+  return new TypeError(
+    `the transport's send() gave result ${i} as ${describeValue(result)}; expected { status: 'fulfilled' } or { status: 'rejected', reason }`,
+  )
+}
 
 /** Hands consecutive durable tasks to their transport in one call, and reports each. Never rejects. */
 export const sendEntries = async (batch: Entry[], transport: TaskTransport, c: Context, options: ResolvedOptions): Promise<void> => {
@@ -16,12 +33,18 @@ export const sendEntries = async (batch: Entry[], transport: TaskTransport, c: C
   const started = performance.now()
   const enqueuedAt = Date.now()
   const messages: TaskMessage[] = batch.map((entry) => ({ task: entry.name, args: entry.args, id: entry.id, enqueuedAt }))
+  const taskOptions = batch.map((entry) => entry.options)
+  let results: unknown
+  const send = async () => {
+    results = await transport.send(messages, c, taskOptions)
+  }
   // The send gets the middleware's timeout, so that a hung queue client cannot hold the request's work forever.
-  const sending = { name: infos.map((info) => info.name).join('", "'), id: batch[0]!.id, fn: () => transport.send(messages, c), args: [] }
+  const sending = { name: infos.map((info) => info.name).join('", "'), id: batch[0]!.id, fn: send, args: [] }
   const result = await runAttempt(new Attempt(sending, 1, c.env), options.timeout)
   const duration = performance.now() - started
   for (const [i, info] of infos.entries()) {
-    const error = result.outcome === 'success' ? undefined : new TaskSendError(info.name, result.error)
+    const refused = result.outcome === 'success' ? refusalOf(results, i, batch.length) : result.error
+    const error = result.outcome === 'success' && refused === undefined ? undefined : new TaskSendError(info.name, refused)
     if (options.onTaskEnd) {
       const end = endOf(batch[i] as Entry, 1, error ? 'error' : 'sent', duration, error, false)
       await callHook(options.onTaskEnd, 'onTaskEnd', end, c)

@@ -7,7 +7,7 @@ import { type TrackedWork, track, untrack } from './registry.ts'
 import { sendEntries } from './send.ts'
 import type { Work } from './settled.ts'
 import { isTask, taskName } from './task.ts'
-import type { BackgroundTasks, Task, TaskFunction, TaskOptions } from './types.ts'
+import type { BackgroundTasks, Task, TaskFunction, TaskOptions, TaskTransport } from './types.ts'
 import { describeValue } from './validate.ts'
 
 const NO_OPTIONS: Readonly<TaskOptions> = Object.freeze({})
@@ -78,6 +78,8 @@ export class TaskList implements BackgroundTasks, TrackedWork, Work {
       // A durable task's arguments are checked even without a transport, so that tests catch them.
       const checked = durable ? durable.checkArgs(args) : args
       entry = new Entry(fn.fn, checked, name, fn.options, durable && (durable.transport ?? this.#options.transport))
+      // The transport may refuse the message it would send (over its queue's size limit, say).
+      entry.transport?.check?.({ task: name, args: checked, id: entry.id, enqueuedAt: Date.now() })
     }
     this.#entries.push(entry)
     if (this.#state === 'running') this.#pump()
@@ -139,6 +141,25 @@ export class TaskList implements BackgroundTasks, TrackedWork, Work {
     })
   }
 
+  /**
+   * Sends the waiting durable tasks whose transport asks for it (`beforeResponse`) now, during the
+   * hand-off, one call per transport; the pump passes them by later. Tasks a failed handler leaves
+   * out are not sent. Returns `undefined` when there is nothing to send; never rejects.
+   */
+  sendBeforeResponse(handlerFailed: boolean): Promise<void> | undefined {
+    let groups: Map<TaskTransport, Entry[]> | undefined
+    for (const entry of this.#entries) {
+      const { transport } = entry
+      if (!transport?.beforeResponse || entry.state !== 'waiting' || (handlerFailed && !entry.options.always)) continue
+      groups ??= new Map()
+      const group = groups.get(transport)
+      if (group) group.push(entry)
+      else groups.set(transport, [entry])
+    }
+    if (!groups) return undefined
+    return Promise.all([...groups].map(([transport, entries]) => sendEntries(entries, transport, this.#c, this.#options))).then(() => {})
+  }
+
   /** Resolves once every task has settled; never rejects. */
   done(): Promise<void> {
     if (this.#state === 'done') return Promise.resolve()
@@ -170,7 +191,8 @@ export class TaskList implements BackgroundTasks, TrackedWork, Work {
     const inline = !options.onTaskStart && !options.onTaskEnd
     while (this.#active < options.concurrency && this.#cursor < entries.length) {
       const entry = entries[this.#cursor++] as Entry
-      if (entry.state === 'skipped') continue
+      // Skipped, or already sent before the response.
+      if (entry.state !== 'waiting') continue
       let work: Promise<void> | undefined
       const { transport } = entry
       if (transport) {

@@ -75,8 +75,14 @@ export interface TaskMessage {
 }
 
 /**
- * Takes durable tasks out of the request, to a queue that outlives it. `cloudflareQueue()` is one;
- * another engine (BullMQ on Node, say) only needs `send`.
+ * How one message of a `send()` call ended, in the shape of `Promise.allSettled()`: `fulfilled`
+ * when the queue accepted it, `rejected` with the reason when it refused it.
+ */
+export type TaskSendResult = PromiseSettledResult<unknown>
+
+/**
+ * Takes durable tasks out of the request, to a queue that outlives it. `cloudflareQueue()` and
+ * `bullmqQueue()` are two; another engine only needs `send`.
  * @example
  * const logTransport: TaskTransport = {
  *   async send(messages) {
@@ -86,10 +92,27 @@ export interface TaskMessage {
  */
 export interface TaskTransport {
   /**
-   * Resolves once every message is accepted; rejects if any was not. Called after the response,
-   * inside the request's `waitUntil`, with the consecutive durable tasks of one request.
+   * Called with the consecutive durable tasks of one request, and each one's own options
+   * (`retries`, `retryDelay`, ... as given to `defineTask()`), in the same order. Resolving with
+   * nothing means every message was accepted; rejecting, that none was. A transport that can tell
+   * them apart resolves with one `TaskSendResult` per message, in order (`Promise.allSettled()`'s
+   * shape), and only the refused ones are reported as failed.
    */
-  send(messages: readonly TaskMessage[], c: Context): Promise<void>
+  // biome-ignore lint/suspicious/noConfusingVoidType: `void` lets `async send() {}` (resolving with nothing) implement it.
+  send(messages: readonly TaskMessage[], c: Context, options?: readonly Readonly<TaskOptions>[]): Promise<void | readonly TaskSendResult[]>
+  /**
+   * Called by `add()` with the message a durable task will become (its real id; `enqueuedAt` of
+   * the same length as the real one). Throws to refuse the task at the call site, such as a
+   * message over the queue's size limit.
+   */
+  check?(message: TaskMessage): void
+  /**
+   * Send during the hand-off, before the middleware returns the response, instead of after it:
+   * a client that has its response knows its durable tasks are queued, and a process killed right
+   * after responding loses none. Costs the response one round trip to the queue.
+   * @default false: sent after the response, inside the request's `waitUntil`
+   */
+  readonly beforeResponse?: boolean
 }
 
 /**

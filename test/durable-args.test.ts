@@ -153,14 +153,23 @@ describe('cloudflareQueue()', () => {
     expect(big.batches.map((batch) => batch.length)).toEqual([2, 2, 1])
   })
 
-  it('says how many were sent when a later sendBatch fails', async () => {
-    const { binding } = producer([1])
-    await expect(cloudflareQueue('TASKS').send(messages(150), contextWith({ TASKS: binding }))).rejects.toThrow(
-      'cloudflareQueue: 100 of 150 messages were sent before sendBatch failed: queue is full',
-    )
-    const first = producer([0])
-    await expect(cloudflareQueue('TASKS').send(messages(1), contextWith({ TASKS: first.binding }))).rejects.toThrow(
-      new Error('queue is full'),
+  it('reports each message exactly: a failed sendBatch refuses its own messages only', async () => {
+    const { binding, batches } = producer([1])
+    const results = await cloudflareQueue('TASKS').send(messages(250), contextWith({ TASKS: binding }))
+    expect(batches.map((batch) => batch.length)).toEqual([100, 0, 50])
+    const statuses = results?.map((result) => result.status)
+    expect(statuses).toEqual([...Array(100).fill('fulfilled'), ...Array(100).fill('rejected'), ...Array(50).fill('fulfilled')])
+    expect((results![100] as PromiseRejectedResult).reason).toEqual(new Error('queue is full'))
+  })
+
+  it('refuses a message over 128 KB alone at send, and still sends its neighbours', async () => {
+    const { binding, batches } = producer()
+    const big: TaskMessage = { task: 'report', args: ['x'.repeat(128_000)], id: 'big', enqueuedAt: 0 }
+    const results = await cloudflareQueue('TASKS').send([...messages(1), big, ...messages(1)], contextWith({ TASKS: binding }))
+    expect(batches.map((batch) => batch.length)).toEqual([2])
+    expect(results?.map((result) => result.status)).toEqual(['fulfilled', 'rejected', 'fulfilled'])
+    expect(String((results![1] as PromiseRejectedResult).reason)).toBe(
+      'RangeError: cloudflareQueue: expected durable task "report" to fit one Cloudflare Queues message (at most 128,000 bytes of JSON, envelope included), got 128,055 bytes; pass a key to the data (R2, KV) instead of the data',
     )
   })
 

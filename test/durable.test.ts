@@ -4,6 +4,8 @@ import {
   type BackgroundTasksEnv,
   type BackgroundTasksOptions,
   backgroundTasks,
+  drainTasks,
+  pendingTasks,
   type TaskContext,
   type TaskEndInfo,
   type TaskMessage,
@@ -226,6 +228,179 @@ describe('durable tasks with a transport: sent after the response instead of run
     })
     await call(app)
     expect(sent.map((batch) => batch.map((m) => m.args))).toEqual([[['nested']]])
+  })
+})
+
+describe('the transport contract: per-message results, checks at add(), sends before the response', () => {
+  it('reports exactly the messages a transport refused, and the others as sent', async () => {
+    const ends: string[] = []
+    const errors: unknown[] = []
+    const partial: TaskTransport = {
+      send: async (messages) =>
+        messages.map((m, i) =>
+          i === 1
+            ? { status: 'rejected' as const, reason: new Error(`refused ${m.args[0]}`) }
+            : { status: 'fulfilled' as const, value: 'ok' },
+        ),
+    }
+    const app = serve(
+      {
+        transport: partial,
+        onTaskEnd: (task) => void ends.push(`${task.args[0]} ${task.outcome}`),
+        onError: (error) => void errors.push(error),
+      },
+      (c) => {
+        for (const label of ['a', 'b', 'c']) c.var.tasks.add(auditLog, label)
+        return c.text('ok')
+      },
+    )
+    await call(app)
+    expect(ends).toEqual(['a sent', 'b error', 'c sent'])
+    expect(errors).toEqual([new TaskSendError('auditLog', new Error('refused b'))])
+  })
+
+  it('reports every message as failed when the results do not match the messages', async () => {
+    const errors: string[] = []
+    const broken: TaskTransport = { send: async () => [{ status: 'fulfilled', value: undefined }] }
+    const app = serve({ transport: broken, onError: (error) => void errors.push((error as Error).message) }, (c) => {
+      c.var.tasks.add(auditLog, 'a')
+      c.var.tasks.add(auditLog, 'b')
+      return c.text('ok')
+    })
+    await call(app)
+    expect(errors).toEqual([
+      'task "auditLog" could not be sent to its transport: the transport\'s send() resolved with 1 results for 2 messages; expected nothing or one result per message',
+      'task "auditLog" could not be sent to its transport: the transport\'s send() resolved with 1 results for 2 messages; expected nothing or one result per message',
+    ])
+  })
+
+  it("passes each task's own options to send()", async () => {
+    const seen: unknown[] = []
+    const transport: TaskTransport = {
+      send: async (_, __, options) => void seen.push(options?.map((o) => [o.name, o.retries])),
+    }
+    const retried = defineTask('retried', (n: number) => void n, { retries: 3 })
+    const app = serve({ transport }, (c) => {
+      c.var.tasks.add(retried, 1)
+      c.var.tasks.add(auditLog, 'x')
+      return c.text('ok')
+    })
+    await call(app)
+    expect(seen).toEqual([
+      [
+        ['retried', 3],
+        ['auditLog', undefined],
+      ],
+    ])
+  })
+
+  it('lets the transport refuse a task at add(), with the message it would send, and keeps the others', async () => {
+    const checked: TaskMessage[] = []
+    const transport: TaskTransport = {
+      check(message) {
+        checked.push(message)
+        if (message.args[0] === 'too big') throw new RangeError(`tasks.add: "${message.task}" is too big`)
+      },
+      send: async () => {},
+    }
+    let thrown: unknown
+    const app = serve({ transport }, (c) => {
+      c.var.tasks.add(auditLog, 'fine')
+      try {
+        c.var.tasks.add(auditLog, 'too big')
+      } catch (error) {
+        thrown = error
+      }
+      return c.json({ size: c.var.tasks.size })
+    })
+    const { body } = await call(app)
+    expect(thrown).toEqual(new RangeError('tasks.add: "auditLog" is too big'))
+    expect(JSON.parse(body)).toEqual({ size: 1 })
+    expect(checked).toEqual([
+      { task: 'auditLog', args: ['fine'], id: expect.any(String), enqueuedAt: expect.any(Number) },
+      { task: 'auditLog', args: ['too big'], id: expect.any(String), enqueuedAt: expect.any(Number) },
+    ])
+  })
+
+  it('sends before the response when the transport asks for it: the response waits for the queue', async () => {
+    const events: string[] = []
+    const gate = deferred()
+    const started = deferred()
+    const sent: TaskMessage[] = []
+    const transport: TaskTransport = {
+      beforeResponse: true,
+      async send(messages) {
+        events.push(`send ${messages.map((m) => m.args[0]).join(', ')}`)
+        started.resolve()
+        await gate.promise
+        sent.push(...messages)
+        events.push('sent')
+      },
+    }
+    const app = serve({ transport }, (c) => {
+      c.var.tasks.add(auditLog, 'one')
+      c.var.tasks.add(() => void events.push('in-process task ran'))
+      c.var.tasks.add(auditLog, 'two')
+      events.push('handler returned')
+      return c.text('created', 201)
+    })
+    const responded = Promise.resolve(app.request('/register', { method: 'POST' })).then((res) => {
+      events.push(`response ${res.status}`)
+      return res
+    })
+    await started.promise
+    expect(events).toEqual(['handler returned', 'send one, two'])
+    gate.resolve()
+    const res = await responded
+    expect(await res.text()).toBe('created')
+    await settled(res)
+    expect(events).toEqual(['handler returned', 'send one, two', 'sent', 'response 201', 'in-process task ran'])
+    expect(sent.map((m) => m.args[0])).toEqual(['one', 'two'])
+  })
+
+  it('sends only `always` tasks before the response when the handler threw', async () => {
+    const sent: string[] = []
+    const transport: TaskTransport = { beforeResponse: true, send: async (messages) => void sent.push(...messages.map((m) => m.task)) }
+    const failureEmail = defineTask('failureEmail', (reason: string) => void reason, { always: true })
+    const app = serve({ transport }, (c) => {
+      c.var.tasks.add(auditLog, 'skipped')
+      c.var.tasks.add(failureEmail, 'boom')
+      throw new Error('boom')
+    })
+    app.onError((_, c) => c.text('failed', 500))
+    const { res } = await call(app)
+    expect(res.status).toBe(500)
+    expect(sent).toEqual(['failureEmail'])
+  })
+})
+
+describe('sends in flight are part of the in-process drain', () => {
+  it.each([
+    ['after the response', false],
+    ['before the response', true],
+  ])('sent %s: listed as running, waited for by drainTasks(), named at its deadline', async (_, beforeResponse) => {
+    const started = deferred()
+    const gate = deferred()
+    const transport: TaskTransport = {
+      beforeResponse,
+      async send() {
+        started.resolve()
+        await gate.promise
+      },
+    }
+    const app = serve({ transport, timeout: false }, (c) => {
+      c.var.tasks.add(auditLog, 'held')
+      return c.text('ok')
+    })
+    const responded = app.request('/register', { method: 'POST' })
+    await started.promise
+    expect(pendingTasks()).toEqual([{ name: 'auditLog', state: 'running', request: 'POST /register' }])
+    expect(await drainTasks({ timeout: 1 })).toEqual({ finished: [], unfinished: ['auditLog'] })
+    const drained = drainTasks({ timeout: false })
+    gate.resolve()
+    await (await responded).text()
+    expect(await drained).toEqual({ finished: ['auditLog'], unfinished: [] })
+    expect(pendingTasks()).toEqual([])
   })
 })
 

@@ -1,4 +1,5 @@
 // Load generation: autocannon for throughput, a plain keep-alive client for one-at-a-time latency.
+import { execFile, spawnSync } from 'node:child_process'
 import http from 'node:http'
 import autocannon from 'autocannon'
 import { percentile } from './stats.mjs'
@@ -79,3 +80,33 @@ export const waitForTasks = async (server, timeout = 15_000) => {
     await sleep(50)
   }
 }
+
+/** Whether the C load generator `wrk` is installed (it leaves the server more of a 2-core machine than autocannon). */
+export const hasWrk = () => spawnSync('wrk', ['--version'], { stdio: 'ignore' }).error === undefined
+
+/** `wrk` against `url`: requests per second and latency percentiles in ms, like `cannon()`. */
+export const wrk = ({ url, connections = 50, duration = 3, threads = 1 }) =>
+  new Promise((resolve, reject) => {
+    execFile('wrk', ['-t', String(threads), '-c', String(connections), '-d', `${duration}s`, '--latency', url], (error, stdout) => {
+      if (error) return reject(error)
+      const number = (pattern) => Number(pattern.exec(stdout)?.[1])
+      const ms = (label) => {
+        const match = new RegExp(`${label}\\s+([\\d.]+)(us|ms|s)`).exec(stdout)
+        if (!match) return Number.NaN
+        return Number(match[1]) * { us: 0.001, ms: 1, s: 1000 }[match[2]]
+      }
+      const requests = number(/(\d+) requests in/)
+      const non2xx = number(/Non-2xx or 3xx responses: (\d+)/) || 0
+      const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout)
+      resolve({
+        requests,
+        errors: non2xx + (socketErrors ? socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0),
+        rps: number(/Requests\/sec:\s+([\d.]+)/),
+        p50: ms('50%'),
+        p99: ms('99%'),
+      })
+    })
+  })
+
+/** The load generator of this machine: wrk if installed, autocannon otherwise. */
+export const loadGenerator = () => (hasWrk() ? { name: 'wrk', run: wrk } : { name: 'autocannon', run: cannon })

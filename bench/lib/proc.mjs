@@ -48,7 +48,7 @@ export const binaries = {
 }
 
 /**
- * Starts `command args` and resolves once it prints `{"port": N}`. Rejects with its output if it
+ * Starts `command args` and resolves once it prints `{"port": N}` (or `{"ready": true}`). Rejects with its output if it
  * exits or stays silent for `timeout` ms.
  */
 export const startServer = (name, command, args, { env = {}, timeout = 30_000 } = {}) =>
@@ -83,8 +83,9 @@ export const startServer = (name, command, args, { env = {}, timeout = 30_000 } 
         nl = buffered.indexOf('\n')
         if (!line.startsWith('{')) continue
         try {
-          const { port } = JSON.parse(line)
-          if (!port) continue
+          // A server announces its port; a process without one (a queue worker) `{"ready": true}`.
+          const { port, ready: announced } = JSON.parse(line)
+          if (!port && announced !== true) continue
           ready = true
           clearTimeout(timer)
           resolve({

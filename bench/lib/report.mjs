@@ -8,7 +8,7 @@ import { benchDir, root } from './paths.mjs'
 import { binaries } from './proc.mjs'
 
 const RESULTS = path.join(benchDir, 'RESULTS.md')
-const ORDER = ['overhead', 'client-wait', 'throughput', 'size', 'memory', 'profile', 'analysis']
+const ORDER = ['overhead', 'client-wait', 'throughput', 'size', 'memory', 'profile', 'bullmq', 'analysis']
 
 /** A markdown table with padded columns, readable in a terminal as well. */
 export const table = (headers, rows) => {
@@ -68,6 +68,8 @@ export const environment = () => {
       hono: pkgVersion('hono'),
       '@hono/node-server': pkgVersion('@hono/node-server'),
       autocannon: pkgVersion('autocannon'),
+      bullmq: pkgVersion('bullmq'),
+      ioredis: pkgVersion('ioredis'),
       esbuild: pkgVersion('esbuild'),
     },
   }
@@ -136,6 +138,11 @@ const readSections = () => {
  */
 export const writeResults = (results, { fresh = false, totalSeconds } = {}) => {
   const sections = fresh ? {} : readSections()
+  // A piece run alone keeps the duration of the last full run.
+  const previousTotal =
+    !fresh && totalSeconds === undefined && existsSync(RESULTS)
+      ? /^- The full run took .*$/m.exec(readFileSync(RESULTS, 'utf8'))?.[0]
+      : undefined
   const notes = analysis()
   for (const result of notes ? [...results, notes] : results) {
     sections[result.id] = { markdown: renderSection(result), targets: result.targets ?? [], date: result.env.date }
@@ -157,7 +164,7 @@ export const writeResults = (results, { fresh = false, totalSeconds } = {}) => {
     `- Versions: ${Object.entries(env.versions)
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}`,
-    ...(totalSeconds ? [`- The full run took ${Math.round(totalSeconds)} s`] : []),
+    ...(totalSeconds ? [`- The full run took ${Math.round(totalSeconds)} s`] : previousTotal ? [previousTotal] : []),
     '',
     '## Targets',
     '',

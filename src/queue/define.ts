@@ -21,8 +21,9 @@ const KNOWN = ['timeout', 'retries', 'retryDelay', 'always', 'transport'] as con
  * Names a task so that it can be durable: with a `transport`, `c.var.tasks.add(task, ...args)`
  * sends `{ task, args, id, enqueuedAt }` to a queue after the response, and `queueConsumer()`
  * runs it by this name. Without a transport it runs in-process like any task. Its arguments must
- * be JSON: `add()` throws otherwise. `retries` and `retryDelay` apply in-process only (on a queue,
- * `max_retries` and the consumer's `retryDelaySeconds` decide); `timeout` applies in both.
+ * be JSON: `add()` throws otherwise. `retries` and `retryDelay` apply in-process and on BullMQ
+ * (the job's attempts and backoff); on Cloudflare Queues `max_retries` and the consumer's
+ * `retryDelaySeconds` decide. `timeout` applies everywhere.
  * @example
  * export const sendWelcomeEmail = defineTask('sendWelcomeEmail', async function (this: TaskContext<Env>, to: string) {
  *   // this.id is the same on every delivery: an idempotency key for the email API.

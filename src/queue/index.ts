@@ -1,4 +1,4 @@
-export type { TaskMessage, TaskTransport } from '../types.ts'
+export type { TaskMessage, TaskSendResult, TaskTransport } from '../types.ts'
 export type { QueueProducer } from './cloudflare.ts'
 export { cloudflareQueue } from './cloudflare.ts'
 export type { QueueBatch, QueueConsumerOptions, QueueMessage } from './consumer.ts'

@@ -30,6 +30,8 @@ export const runs: Run[] = []
 export const deadLetters: DeadLetter[] = []
 /** Lines the app's onError saw, for the failed-send test. */
 export const reported: string[] = []
+/** `<first argument> <outcome>` for every task the app reported to onTaskEnd. */
+export const outcomes: string[] = []
 
 const note = (context: TaskContext<Env>, args: unknown[], outcome: Run['outcome']): void => {
   const { name: task, id, attempt, env } = context
@@ -69,8 +71,13 @@ export const app = new Hono<{ Bindings: Env } & BackgroundTasksEnv>()
 app.use(
   backgroundTasks({
     transport: cloudflareQueue('TASKS'),
+    // The limits test adds 150 tasks to one request.
+    maxTasks: 200,
     onError: (error) => {
       reported.push(error instanceof Error ? `${error.name}: ${error.message}` : String(error))
+    },
+    onTaskEnd: (task) => {
+      outcomes.push(`${String(task.args[0])} ${task.outcome}`)
     },
   }),
 )
@@ -97,6 +104,24 @@ app.post('/bigint', (c) => {
     c.var.tasks.add(record, 'bigint', { user: { createdAt: 10n } })
   } catch (error) {
     return c.json({ error: `${(error as Error).name}: ${(error as Error).message}` }, 400)
+  }
+  return c.json({ added: c.var.tasks.size }, 202)
+})
+
+/**
+ * Adds `count` record tasks labelled `<prefix>-<i>` whose message is `bytes` long as JSON (envelope
+ * included), or answers 400 with the error add() threw.
+ */
+app.post('/sized', async (c) => {
+  const { prefix, count, bytes } = await c.req.json<{ prefix: string; count: number; bytes: number }>()
+  try {
+    for (let i = 0; i < count; i++) {
+      const label = `${prefix}-${i}`
+      const envelope = JSON.stringify({ task: 'record', args: [label, ''], id: crypto.randomUUID(), enqueuedAt: Date.now() })
+      c.var.tasks.add(record, label, 'x'.repeat(bytes - envelope.length))
+    }
+  } catch (error) {
+    return c.json({ error: `${(error as Error).name}: ${(error as Error).message}`, added: c.var.tasks.size }, 400)
   }
   return c.json({ added: c.var.tasks.size }, 202)
 })

@@ -1,0 +1,7 @@
+export type { TaskMessage, TaskSendResult, TaskTransport } from '../types.ts'
+export type { DeadLetter, DeadLetterReason } from './dead-letter.ts'
+export { retryDeadLetter } from './dead-letter.ts'
+export type { BullmqQueueOptions, JobQueue } from './transport.ts'
+export { bullmqQueue } from './transport.ts'
+export type { BullmqWorkerOptions, CloseWorkerOptions, WorkerCloseResult } from './worker.ts'
+export { bullmqWorker, closeWorker, WorkerCloseTimeoutError } from './worker.ts'

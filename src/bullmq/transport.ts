@@ -1,0 +1,82 @@
+import type { JobsOptions } from 'bullmq'
+import type { TaskMessage, TaskOptions, TaskTransport } from '../types.ts'
+import { checkOptionsObject, describeValue } from '../validate.ts'
+
+/** The backoff type of jobs sent here: the worker computes the delay from the task's own `retryDelay`. */
+export const BACKOFF_TYPE = 'hono-background-tasks'
+
+/** The part of a BullMQ `Queue` the transport uses. */
+export interface JobQueue {
+  readonly name: string
+  add(name: string, data: TaskMessage, opts?: JobsOptions): Promise<unknown>
+}
+
+/** Options of `bullmqQueue()`. */
+export interface BullmqQueueOptions {
+  /**
+   * Options for every job, such as `priority` or how long finished jobs are kept. `jobId`,
+   * `attempts` and `backoff` come from the task and cannot be set here. Completed jobs are kept a
+   * day by default: while a job is kept, a second send with its id is dropped (BullMQ deduplicates
+   * by `jobId`), so a repeated send runs once.
+   * @default { removeOnComplete: { age: 86_400 } }
+   */
+  jobOptions?: Omit<JobsOptions, 'jobId' | 'attempts' | 'backoff'>
+  /**
+   * Add the jobs before the middleware returns the response, so that a client that has its
+   * response knows the work is in Redis, and a web process killed right after responding loses
+   * nothing. With `false`, they are added after the response, like `cloudflareQueue()` does.
+   * @default true
+   */
+  beforeResponse?: boolean
+}
+
+const DEFAULT_JOB_OPTIONS: Omit<JobsOptions, 'jobId' | 'attempts' | 'backoff'> = Object.freeze({ removeOnComplete: { age: 86_400 } })
+
+/** The job options of one task: its id, and its own `retries` as attempts with the worker's backoff. */
+export const jobOptionsFor = (message: TaskMessage, options: Readonly<TaskOptions> | undefined, base: JobsOptions): JobsOptions => {
+  const retries = options?.retries ?? 0
+  return retries > 0
+    ? { ...base, jobId: message.id, attempts: retries + 1, backoff: { type: BACKOFF_TYPE } }
+    : { ...base, jobId: message.id, attempts: 1 }
+}
+
+/**
+ * Sends durable tasks to BullMQ: one job per task on the `Queue` given, named after the task, with
+ * the task message `{ task, args, id, enqueuedAt }` as its data and the task's id as its `jobId`.
+ * A task's own `retries` become the job's `attempts`, and its `retryDelay` the backoff that
+ * `bullmqWorker()` computes. Each job's outcome is reported on its own. For Node and Bun.
+ * @example
+ * import { Queue } from 'bullmq'
+ * import { bullmqQueue } from 'hono-background-tasks/bullmq'
+ *
+ * const queue = new Queue('tasks', { connection: { host: 'localhost', port: 6379 } })
+ * app.use(backgroundTasks({ transport: bullmqQueue(queue) }))
+ */
+export const bullmqQueue = (queue: JobQueue, options: BullmqQueueOptions = {}): TaskTransport => {
+  const api = 'bullmqQueue'
+  if (typeof (queue as JobQueue | null)?.add !== 'function') {
+    throw new TypeError(`${api}: expected a BullMQ Queue (\`new Queue(name, { connection })\`), got ${describeValue(queue)}`)
+  }
+  checkOptionsObject(api, options, ['jobOptions', 'beforeResponse'])
+  const { jobOptions = DEFAULT_JOB_OPTIONS, beforeResponse = true } = options
+  if (typeof jobOptions !== 'object' || jobOptions === null) {
+    throw new TypeError(`${api}: expected \`jobOptions\` to be an object of BullMQ job options, got ${describeValue(jobOptions)}`)
+  }
+  for (const key of ['jobId', 'attempts', 'backoff']) {
+    if (key in jobOptions) {
+      throw new TypeError(
+        `${api}: \`jobOptions.${key}\` cannot be set here; it comes from the task (its id, \`retries\` and \`retryDelay\`)`,
+      )
+    }
+  }
+  if (typeof beforeResponse !== 'boolean') {
+    throw new TypeError(`${api}: expected \`beforeResponse\` to be a boolean, got ${describeValue(beforeResponse)}`)
+  }
+  return {
+    beforeResponse,
+    send: (messages, _c, taskOptions) =>
+      Promise.allSettled(
+        messages.map((message, i) => queue.add(message.task, message, jobOptionsFor(message, taskOptions?.[i], jobOptions))),
+      ),
+  }
+}
