@@ -2,7 +2,7 @@ import type { Context } from 'hono'
 import { Entry } from './entry.ts'
 import { callHook, endOf } from './hooks.ts'
 import type { Lifetime } from './lifetime.ts'
-import { describeRequest, type ResolvedOptions } from './options.ts'
+import type { ResolvedOptions } from './options.ts'
 import { type TrackedWork, track, untrack } from './registry.ts'
 import { sendEntries } from './send.ts'
 import type { Work } from './settled.ts'
@@ -50,9 +50,9 @@ export class TaskList implements BackgroundTasks, TrackedWork, Work {
     return this.#entries
   }
 
-  /** The request, as `METHOD /path`. */
+  /** The request, as `describeRequest` names it: `METHOD /route/:pattern` by default. */
   get request(): string {
-    return describeRequest(this.#c)
+    return this.#options.describeRequest(this.#c)
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: see TaskFunction.

@@ -164,6 +164,12 @@ export interface BackgroundTasksOptions {
    */
   log?: boolean | ((line: string) => void)
   /**
+   * How log lines, error messages and `pendingTasks()` name a request. The default gives the
+   * method and the route pattern, never the raw path, which may carry tokens.
+   * @default (c) => `${c.req.method} ${routePath}`: `POST /invite/:token`
+   */
+  describeRequest?: (c: Context) => string
+  /**
    * Sends durable tasks (`defineTask()`) to a queue after the response instead of running them
    * here. Without one, durable tasks run in-process like any other.
    * @example
