@@ -16,7 +16,8 @@ const NO_OPTIONS: Readonly<TaskOptions> = Object.freeze({})
  * The tasks of one request, behind `c.var.tasks`, and the owner of their work from `add()` to done.
  * It collects while the handler runs and until the response is finished; `start()` then runs the
  * tasks in the order added, `concurrency` at a time, including tasks added while they run; once all
- * have settled it is done and refuses further adds.
+ * have settled it is done and refuses further adds. The tasks run in the async context of the
+ * first `add()` (the request's), whatever observed that the response was finished.
  */
 export class TaskList implements BackgroundTasks, TrackedWork, Work {
   readonly #c: Context
@@ -29,6 +30,9 @@ export class TaskList implements BackgroundTasks, TrackedWork, Work {
   #active = 0
   /** Starting tasks now: a nested add only has to append. */
   #pumping = false
+  /** Made at the first add(): `start()` calls it, and the tasks start from a continuation of that add. */
+  #open: (() => void) | undefined
+  #handlerFailed = false
   /** Set by `whenAdded()`: hands off the tasks added once the handler has returned. */
   #handOff: (() => void) | undefined
   /** Made by the first `done()`; resolves it. */
@@ -81,7 +85,21 @@ export class TaskList implements BackgroundTasks, TrackedWork, Work {
     }
     this.#entries.push(entry)
     if (this.#state === 'running') this.#pump()
-    else if (this.#handOff) this.#lateHandOff()
+    else {
+      if (!this.#open) this.#gate()
+      if (this.#handOff) this.#lateHandOff()
+    }
+  }
+
+  /**
+   * A continuation keeps the async context it was registered in (Node, Bun, Deno, workerd): made
+   * here, at the first add(), it starts the tasks in the request's context, even from Node's
+   * 'close', which has none. One promise per request, none per task.
+   */
+  #gate(): void {
+    new Promise<void>((resolve) => {
+      this.#open = resolve
+    }).then(() => this.#begin())
   }
 
   /**
@@ -127,12 +145,21 @@ export class TaskList implements BackgroundTasks, TrackedWork, Work {
   start(handlerFailed: boolean): void {
     if (this.#state !== 'collecting') return
     this.#state = 'running'
-    if (!handlerFailed) {
+    this.#handlerFailed = handlerFailed
+    // Until the gate's continuation runs, an add may append but must not start anything.
+    this.#pumping = true
+    if (this.#open) this.#open()
+    else this.#begin()
+  }
+
+  /** Runs in the context of the first add(): skips what a failed handler leaves out, then starts the rest. */
+  #begin(): void {
+    if (!this.#handlerFailed) {
+      this.#pumping = false
       this.#pump()
       return
     }
     // Until every task the failure leaves out is marked, an add may append but must not start anything.
-    this.#pumping = true
     this.#skip().then(() => {
       this.#pumping = false
       this.#pump()
