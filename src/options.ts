@@ -1,8 +1,9 @@
 import type { Context } from 'hono'
-import type { BackgroundTasksOptions, TaskEndInfo, TaskInfo, TaskTransport } from './types.ts'
+import type { BackgroundTasksOptions, TaskEndInfo, TaskInfo, TaskInstrumentation, TaskTransport } from './types.ts'
 import {
   checkCount,
   checkFunction,
+  checkInstrumentation,
   checkOptionsObject,
   checkRetryDelay,
   checkTimeout,
@@ -24,6 +25,7 @@ const KNOWN = [
   'transport',
   'waitUntil',
   'describeRequest',
+  'instrumentation',
 ] as const
 
 /** The middleware's options with every default filled in. */
@@ -40,6 +42,7 @@ export interface ResolvedOptions {
   readonly waitUntil?: (promise: Promise<void>, c: Context) => void
   /** Names a request in logs, errors and `pendingTasks()`; never throws. */
   readonly describeRequest: (c: Context) => string
+  readonly instrumentation?: TaskInstrumentation
 }
 
 /** 100 ms before the first retry, doubling, at most 10 s. */
@@ -101,6 +104,7 @@ export const resolveOptions = (options: BackgroundTasksOptions = {}): ResolvedOp
   checkCount(API, 'maxTasks', maxTasks, 1)
   for (const key of ['onError', 'onTaskStart', 'onTaskEnd', 'waitUntil', 'describeRequest'] as const) checkFunction(API, key, options[key])
   checkTransport(API, 'transport', options.transport)
+  checkInstrumentation(API, 'instrumentation', options.instrumentation)
   const describe = options.describeRequest ? safeDescribe(options.describeRequest) : describeRequest
   const { log = false } = options
   if (typeof log !== 'boolean' && typeof log !== 'function') {
@@ -128,5 +132,6 @@ export const resolveOptions = (options: BackgroundTasksOptions = {}): ResolvedOp
     transport: options.transport,
     waitUntil: options.waitUntil,
     describeRequest: describe,
+    instrumentation: options.instrumentation,
   }
 }

@@ -1,6 +1,7 @@
 import type { Context } from 'hono'
 import { Entry } from './entry.ts'
 import { callHook, endOf } from './hooks.ts'
+import { captureOrigin } from './instrumentation.ts'
 import type { Lifetime } from './lifetime.ts'
 import type { ResolvedOptions } from './options.ts'
 import { type TrackedWork, track, untrack } from './registry.ts'
@@ -75,13 +76,15 @@ export class TaskList implements BackgroundTasks, TrackedWork, Work {
       )
     }
     let entry: Entry
+    const { instrumentation } = this.#options
     if (bare) {
-      entry = new Entry(fn, args, name, NO_OPTIONS)
+      entry = new Entry(fn, args, name, NO_OPTIONS, undefined, instrumentation && captureOrigin(instrumentation))
     } else {
       const { durable } = fn
       // A durable task's arguments are checked even without a transport, so that tests catch them.
       const checked = durable ? durable.checkArgs(args) : args
-      entry = new Entry(fn.fn, checked, name, fn.options, durable && (durable.transport ?? this.#options.transport))
+      const transport = durable && (durable.transport ?? this.#options.transport)
+      entry = new Entry(fn.fn, checked, name, fn.options, transport, instrumentation && captureOrigin(instrumentation))
     }
     this.#entries.push(entry)
     if (this.#state === 'running') this.#pump()

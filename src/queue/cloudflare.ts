@@ -44,6 +44,7 @@ export const cloudflareQueue = (queue: string | ((c: Context) => QueueProducer))
     throw new TypeError(`cloudflareQueue: expected the name of a queue binding or a function returning one, got ${describeValue(queue)}`)
   }
   return {
+    system: 'cloudflare_queues',
     async send(messages, c) {
       const binding = typeof queue === 'function' ? queue(c) : (c.env as Record<string, QueueProducer | undefined> | undefined)?.[queue]
       if (typeof binding?.sendBatch !== 'function') {
