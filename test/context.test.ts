@@ -1,8 +1,8 @@
 import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createContextApp, type Seen } from '../fixtures/context-app.ts'
-import { type ServerProcess, startServer } from './process.ts'
+import { createContextApp, type Seen } from './fixtures/context-app.ts'
+import { type ServerProcess, startServer } from './runtimes/process.ts'
 
 // Tasks run in the async context of the request that added them (DESIGN.md point 12), over real
 // sockets: on Node the tasks start from the ServerResponse's 'close', which has no context of its own.
