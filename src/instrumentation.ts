@@ -16,30 +16,28 @@ export const captureOrigin = (instrumentation: TaskInstrumentation): unknown => 
   }
 }
 
-/** Calls a user wrapper with a `run` that runs once: if the wrapper throws or never calls it, it is called here. */
-const callWrapper = <A, R>(label: string, wrapper: (run: (arg?: A) => R) => unknown, run: (arg?: A) => R): R => {
-  let called = false
-  let result: R | undefined
-  const once = (arg?: A): R => {
-    if (!called) {
-      called = true
-      result = run(arg)
-    }
-    return result as R
-  }
+/** Calls a user wrapper; a throw, or a rejection of what it returns, is logged. */
+const invoke = <I, R>(
+  label: string,
+  wrapper: (info: I, run: R) => unknown,
+  instrumentation: TaskInstrumentation,
+  info: I,
+  run: R,
+): void => {
   try {
-    const returned = wrapper(once)
+    const returned = wrapper.call(instrumentation, info, run)
     if (returned instanceof Promise) returned.catch((error: unknown) => report(label, error))
   } catch (error) {
     report(label, error)
   }
-  return once()
 }
 
-/** The message of one attempt: its fields are read once, the abort reason whenever asked. */
+/**
+ * The message of one attempt. `id` is read when asked: a task's id is a UUID made when first read,
+ * which costs more than the rest of the attempt's bookkeeping.
+ */
 class Report implements TaskChannelMessage {
   readonly name: string
-  readonly id: string
   readonly attempt: number
   readonly args: readonly unknown[]
   outcome?: AttemptResult['outcome']
@@ -53,9 +51,12 @@ class Report implements TaskChannelMessage {
   ) {
     this.#context = context
     this.name = context.name
-    this.id = context.id
     this.attempt = context.attempt
     this.args = context.task.args
+  }
+
+  get id(): string {
+    return this.#context.id
   }
 
   get abortReason(): unknown {
@@ -78,10 +79,21 @@ export const observeAttempt = (
   const tracing = activeChannel()
   if (!wrapper && !tracing) return runAttempt(context, timeout)
   const message = new Report(context, origin, delivery)
-  const attempt = tracing ? () => publishAttempt(tracing, message, () => runAttempt(context, timeout)) : () => runAttempt(context, timeout)
-  if (!wrapper) return attempt()
-  return callWrapper('attempt()', (once) => wrapper.call(instrumentation, message, once), attempt)
+  if (!wrapper) return runPublished(context, timeout, tracing, message)
+  // `run` runs the attempt once: called here if the wrapper threw first or never called it.
+  let result: Outcome | Promise<Outcome> | undefined
+  const run = (): Outcome | Promise<Outcome> => (result ??= runPublished(context, timeout, tracing, message))
+  invoke('attempt()', wrapper, instrumentation as TaskInstrumentation, message, run)
+  return run()
 }
+
+const runPublished = (
+  context: Attempt,
+  timeout: number | false,
+  tracing: ReturnType<typeof activeChannel>,
+  message: Report,
+): Outcome | Promise<Outcome> =>
+  tracing ? publishAttempt(tracing, message, () => runAttempt(context, timeout)) : runAttempt(context, timeout)
 
 /** A task on its way to a transport, as `observeSend()` reads it. */
 interface Sent {
@@ -101,9 +113,9 @@ export const observeSend = (
   const wrapper = instrumentation?.send
   if (!wrapper) return send(messages)
   const info: SendInfo = { tasks: tasks.map(({ name, id, origin }) => ({ name, id, origin })), messages, transport }
-  return callWrapper<readonly TaskMessage[], AttemptResult | Promise<AttemptResult>>(
-    'send()',
-    (once) => wrapper.call(instrumentation, info, once),
-    (sent) => send(Array.isArray(sent) && sent.length === messages.length ? sent : messages),
-  )
+  let result: AttemptResult | Promise<AttemptResult> | undefined
+  const run = (sent?: readonly TaskMessage[]): AttemptResult | Promise<AttemptResult> =>
+    (result ??= send(Array.isArray(sent) && sent.length === messages.length ? sent : messages))
+  invoke('send()', wrapper, instrumentation as TaskInstrumentation, info, run)
+  return run()
 }

@@ -4,6 +4,7 @@ import {
   context,
   isSpanContextValid,
   type Link,
+  ProxyTracerProvider,
   type Span,
   type SpanContext,
   SpanKind,
@@ -45,6 +46,18 @@ const spanContextOf = (ctx: Context): SpanContext | undefined => {
   const span = trace.getSpanContext(ctx)
   return span && isSpanContextValid(span) ? span : undefined
 }
+
+// What the API's global provider delegates to while no SDK registered one.
+const NOOP_PROVIDER = new ProxyTracerProvider().getDelegate()
+
+/** No tracer provider is registered: the global one is still the API's proxy, delegating to the no-op. */
+const noGlobalProvider = (): boolean => {
+  const provider = trace.getTracerProvider()
+  return provider instanceof ProxyTracerProvider && provider.getDelegate() === NOOP_PROVIDER
+}
+
+/** A span of the API's no-op tracer (no provider registered): not recorded, and no trace context to carry. */
+const isNoop = (span: Span): boolean => !span.isRecording() && !isSpanContextValid(span.spanContext())
 
 /** Ends `span` once `result` is there, synchronously when it already is. Never throws or rejects. */
 const whenDone = (result: AttemptResult | Promise<AttemptResult>, end: (result: AttemptResult) => void): void => {
@@ -95,8 +108,10 @@ const outcomeOf = (result: AttemptResult, info: AttemptInfo): Outcome =>
  */
 export const taskTracing = (options: TaskTracingOptions = {}): TaskInstrumentation => {
   const tracer = options.tracer ?? (options.tracerProvider ?? trace.getTracerProvider()).getTracer(SCOPE)
+  // With the global provider, a check per attempt spares the no-op spans while none is registered.
+  const idle = options.tracer || options.tracerProvider ? () => false : noGlobalProvider
 
-  const attemptSpan = (info: AttemptInfo): { span: Span; active: Context } => {
+  const attemptSpan = (info: AttemptInfo): { span: Span; parent: Context } => {
     const attributes: Attributes = {
       [TASK_ATTRIBUTES.name]: info.name,
       [TASK_ATTRIBUTES.id]: info.id,
@@ -109,8 +124,7 @@ export const taskTracing = (options: TaskTracingOptions = {}): TaskInstrumentati
       const parent = (info.origin as Context | undefined) ?? context.active()
       const origin = spanContextOf(parent)
       const links: Link[] = origin ? [{ context: origin }] : []
-      const span = tracer.startSpan(`task ${info.name}`, { kind: SpanKind.INTERNAL, attributes, links }, parent)
-      return { span, active: trace.setSpan(parent, span) }
+      return { span: tracer.startSpan(`task ${info.name}`, { kind: SpanKind.INTERNAL, attributes, links }, parent), parent }
     }
     // Delivered by a queue: linked to the send; its child too, unless the consumer's own span is active.
     attributes['messaging.system'] = delivery.system
@@ -122,22 +136,34 @@ export const taskTracing = (options: TaskTracingOptions = {}): TaskInstrumentati
     const producer = fromTraceContext(delivery.trace)
     const parent = producer && !spanContextOf(ambient) ? trace.setSpanContext(ambient, producer) : ambient
     const links: Link[] = producer ? [{ context: producer }] : []
-    const span = tracer.startSpan(`task ${info.name}`, { kind: SpanKind.CONSUMER, attributes, links }, parent)
-    return { span, active: trace.setSpan(parent, span) }
+    return { span: tracer.startSpan(`task ${info.name}`, { kind: SpanKind.CONSUMER, attributes, links }, parent), parent }
   }
 
   return {
     capture: () => context.active(),
 
     attempt(info, run) {
-      const { span, active } = attemptSpan(info)
+      if (idle()) {
+        run()
+        return
+      }
+      const { span, parent } = attemptSpan(info)
+      if (isNoop(span)) {
+        // No tracer provider: nothing to record and no context to pass on.
+        run()
+        return
+      }
       const started = performance.now()
-      const result = context.with(active, run)
+      const result = context.with(trace.setSpan(parent, span), run)
       whenDone(result, (settled) => finish(span, outcomeOf(settled, info), settled.error, started))
     },
 
     send(info: SendInfo, run) {
       const { tasks, messages, transport } = info
+      if (idle()) {
+        run(messages)
+        return
+      }
       const first = tasks[0]
       const parent = (first?.origin as Context | undefined) ?? context.active()
       const links: Link[] = []
@@ -156,6 +182,10 @@ export const taskTracing = (options: TaskTracingOptions = {}): TaskInstrumentati
       if (tasks.length > 1) attributes['messaging.batch.message_count'] = tasks.length
       const name = tasks.length === 1 ? `send ${first?.name}` : `send ${tasks.length} tasks`
       const span = tracer.startSpan(name, { kind: SpanKind.PRODUCER, attributes, links }, parent)
+      if (isNoop(span)) {
+        run(messages)
+        return
+      }
       const carried = toTraceContext(span.spanContext())
       const traced: readonly TaskMessage[] = carried ? messages.map((message) => ({ ...message, trace: carried })) : messages
       const started = performance.now()
