@@ -266,7 +266,8 @@ export interface AttemptInfo {
 
 /**
  * What subscribers of the `hono-background-tasks.task` tracing channel receive: the attempt, and
- * from `end` (sync) or `asyncStart` (async) on, how it ended.
+ * once it is over (from `error`, then `end` for a task that finished at once or `asyncStart` for
+ * one that returned a promise), how it ended.
  */
 export interface TaskChannelMessage extends AttemptInfo {
   outcome?: AttemptResult['outcome']
