@@ -77,5 +77,26 @@ for (const [title, start] of cases) {
     it(`getContext() in a task and in the task it adds gives that request's context, ${REQUESTS} requests at once`, async () => {
       await expectOwnContexts(() => served as Served, 'concurrent')
     })
+
+    // Node's channel is tested in test/tracing-channel.test.ts; here the lookup through
+    // process.getBuiltinModule on the other runtimes (test/runtimes/servers/context.ts subscribes).
+    if (title !== 'Node (@hono/node-server)') {
+      it('publishes start, end and error for each attempt on the tracing channel', async () => {
+        const { base } = served as Served
+        expect(await (await fetch(`${base}/channel`)).text()).toBe('ok')
+        let events: string[] = []
+        // The two tasks run after the response: read until the second has been published.
+        while (!events.includes('end fails error')) events = (await (await fetch(`${base}/_/channel`)).json()) as string[]
+        expect(events).toEqual([
+          'start succeeds',
+          'end succeeds',
+          'asyncStart succeeds success',
+          'asyncEnd succeeds success',
+          'start fails',
+          'error fails error',
+          'end fails error',
+        ])
+      })
+    }
   })
 }
