@@ -21,6 +21,13 @@ import { fmt, median } from './lib/stats.mjs'
 
 const run = promisify(execFile)
 const MICRO_VARIANTS = ['bare', 'mounted', 'one', 'three']
+// One no-op task with tracing on and off (bench/servers/tracing.mjs), against 'one' in the same rounds.
+const TRACING_VARIANTS = [
+  ['one-again', 'no tracing, a second app (A/A control)'],
+  ['otel-noop', 'taskTracing(), no tracer provider registered'],
+  ['otel', 'taskTracing() with an SDK tracer, spans recorded'],
+  ['channel', 'a subscriber on the tracing channel'],
+]
 const OWNERS = ['library', 'hono', '@hono/node-server', 'benchmark app', 'node internals', '(garbage collector)', '(program)']
 
 const jsonLines = (stdout) =>
@@ -42,8 +49,8 @@ const profileFile = (dir) => {
 }
 
 /** µs per request of each micro variant, as medians of interleaved rounds, and the difference to bare. */
-const micro = async (file, rounds) => {
-  const { stdout } = await run(process.execPath, [file, MICRO_VARIANTS.join(','), String(rounds), '10000'], {
+const micro = async (file, rounds, variants = MICRO_VARIANTS, clock = 'wall') => {
+  const { stdout } = await run(process.execPath, [file, variants.join(','), String(rounds), '10000', clock], {
     cwd: root,
     maxBuffer: 1 << 24,
   })
@@ -88,6 +95,8 @@ export const profile = async ({
   const fileOfLine = sourceMapOfBundle(path.join(cacheDir, 'lib.mjs'))
 
   const microRun = await micro(microFile, rounds)
+  const tracingRounds = rounds + 4
+  const tracingRun = await micro(microFile, tracingRounds, ['one', ...TRACING_VARIANTS.map(([id]) => id)], 'cpu')
   const microStats = analyseProfile(await microProfile(microFile), { fileOfLine })
   const { stdout } = await run(process.execPath, [path.join(benchDir, 'lib/primitives.mjs')], { cwd: root })
   const primitiveCosts = JSON.parse(stdout)
@@ -99,6 +108,9 @@ export const profile = async ({
 
   const us = (variant) => median(microRun.rounds.map((r) => r[variant] / 1000))
   const diff = (variant) => median(microRun.rounds.map((r) => (r[variant] - r.bare) / 1000))
+  const cpuUs = (variant) => median(tracingRun.rounds.map((r) => r[variant] / 1000))
+  const toOne = (variant) => tracingRun.rounds.map((r) => r[variant] / r.one)
+  const extraToOne = (variant) => median(tracingRun.rounds.map((r) => (r[variant] - r.one) / 1000))
   const libraryMs = microStats.categories.find(([c]) => c === 'library')?.[1] ?? 0
   const ownerMs = (stats, owner) => stats.categories.find(([c]) => c === owner)?.[1] ?? 0
 
@@ -111,13 +123,28 @@ export const profile = async ({
       'An in-process micro-benchmark calls `app.fetch()` with the env @hono/node-server passes (an `outgoing` that emits',
       "'finish'), 50 requests at a time, and waits for their tasks: no sockets, so the library's own CPU cost shows. Then",
       '`node --cpu-prof` of the same loop with one task per request: every sample is charged to the nearest library function',
-      'on its stack, so the Node internals it calls (timers, AbortController, events) count as library time.',
+      'on its stack, so the Node internals it calls (timers, AbortController, events) count as library time. The tracing',
+      'variants (bench/servers/tracing.mjs) run in a second micro-benchmark, timed by CPU time; the SDK variant registers no',
+      'context manager, which would slow every variant of the process alike.',
     ].join('\n'),
     tables: [
       {
         caption: `In-process cost per request (median of ${rounds} interleaved rounds of 10,000 requests, tasks included):`,
         headers: ['Variant', 'µs/request', 'extra vs bare Hono'],
         rows: MICRO_VARIANTS.map((v) => [v, us(v).toFixed(2), v === 'bare' ? '' : `+${diff(v).toFixed(2)} µs`]),
+      },
+      {
+        caption: `Tracing on and off, one no-op task per request: CPU time of the process per request (median of ${tracingRounds} interleaved rounds of 10,000 requests; ratios are medians of the per-round ratios to the same app without tracing):`,
+        headers: ['Variant', 'CPU µs/request', 'extra', 'ratio to no tracing [min-max]'],
+        rows: [
+          ['no tracing', cpuUs('one').toFixed(2), '', ''],
+          ...TRACING_VARIANTS.map(([id, label]) => [
+            label,
+            cpuUs(id).toFixed(2),
+            `${extraToOne(id) >= 0 ? '+' : ''}${extraToOne(id).toFixed(2)} µs`,
+            `${fmt.ratio(median(toOne(id)))} [${fmt.range(toOne(id))}]`,
+          ]),
+        ],
       },
       {
         caption: `One task per request, profiled: library time by function (${share(libraryMs, microStats.total)} of the busy CPU; GC ${share(
@@ -153,13 +180,19 @@ export const profile = async ({
       },
     ],
     notes: [
-      `Tasks in the micro-benchmark: ${microRun.counts.completed} completed of ${microRun.counts.added} added. ` +
+      `Tasks in the micro-benchmark: ${microRun.counts.completed} completed of ${microRun.counts.added} added; with tracing ${tracingRun.counts.completed} of ${tracingRun.counts.added}. ` +
         `"≈ µs per request" is the one-task variant's µs/request times the sample's share of the profile's busy time: an estimate.`,
       `Profiles (open in Chrome DevTools): ${[path.join(cacheDir, 'prof-micro-one'), http.bare.file, http.one.file]
         .map((f) => path.relative(root, f))
         .join(', ')}.`,
     ],
-    data: { micro: Object.fromEntries(MICRO_VARIANTS.map((v) => [v, { us: us(v), diff: diff(v) }])), primitiveCosts },
+    data: {
+      micro: Object.fromEntries(MICRO_VARIANTS.map((v) => [v, { us: us(v), diff: diff(v) }])),
+      tracing: Object.fromEntries(
+        ['one', ...TRACING_VARIANTS.map(([v]) => v)].map((v) => [v, { cpuUs: cpuUs(v), extra: extraToOne(v), ratio: median(toOne(v)) }]),
+      ),
+      primitiveCosts,
+    },
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Context } from 'hono'
+import { describeRequest } from './options.ts'
 import type { BackgroundTasks, Task, TaskFunction } from './types.ts'
 
 /**
@@ -12,7 +13,7 @@ export const addTask = <Args extends any[]>(c: Context, fn: TaskFunction<Args> |
   const tasks = c.get('tasks') as BackgroundTasks | undefined
   if (typeof tasks?.add !== 'function') {
     throw new Error(
-      `addTask: backgroundTasks() is not mounted for ${c.req.method} ${c.req.path}; add \`app.use(backgroundTasks())\` before this route`,
+      `addTask: backgroundTasks() is not mounted for ${describeRequest(c)}; add \`app.use(backgroundTasks())\` before this route`,
     )
   }
   tasks.add(fn, ...args)

@@ -1,5 +1,5 @@
 import { TaskTimeoutError } from './errors.ts'
-import type { TaskContext, TaskFunction, TaskOutcome } from './types.ts'
+import type { TaskContext, TaskFunction } from './types.ts'
 
 /** What one attempt needs of its task. */
 export interface Runnable {
@@ -54,7 +54,7 @@ export class Attempt implements TaskContext {
 
 /** How one attempt ended. */
 export interface Outcome {
-  readonly outcome: TaskOutcome
+  readonly outcome: 'success' | 'error' | 'timeout'
   readonly error?: unknown
 }
 

@@ -1,7 +1,8 @@
 import type { Context } from 'hono'
-import { Attempt, type Outcome, retryDelayFor, runAttempt, SUCCESS } from './attempt.ts'
+import { Attempt, type Outcome, retryDelayFor, SUCCESS } from './attempt.ts'
 import { DrainTimeoutError } from './errors.ts'
 import { callHook, endOf, infoOf } from './hooks.ts'
+import { observeAttempt } from './instrumentation.ts'
 import type { ResolvedOptions } from './options.ts'
 import type { TaskFunction, TaskOptions, TaskTransport } from './types.ts'
 
@@ -27,6 +28,8 @@ export class Entry {
     readonly options: Readonly<TaskOptions>,
     /** A durable task with a transport is sent there instead of being run. */
     readonly transport?: TaskTransport,
+    /** What the instrumentation captured at `add()` (the active span, say), given back to it for each attempt. */
+    readonly origin?: unknown,
   ) {}
 
   /** `this.id` in the task, and its queue message's id; made when first read. */
@@ -68,7 +71,7 @@ export class Entry {
     this.#state = 'running'
     const context = new Attempt(this, 1, c.env)
     this.#attempt = context
-    const result = runAttempt(context, this.options.timeout ?? options.timeout)
+    const result = observeAttempt(context, this.options.timeout ?? options.timeout, options.instrumentation, this.origin)
     if (result !== SUCCESS) return this.#run(c, options, context, result)
     this.#attempt = undefined
     this.#state = 'done'
@@ -97,7 +100,7 @@ export class Entry {
         context = new Attempt(this, n, c.env)
         this.#attempt = context
         started = onTaskEnd ? performance.now() : 0
-        result = runAttempt(context, timeout)
+        result = observeAttempt(context, timeout, options.instrumentation, this.origin)
       }
       if (result instanceof Promise) result = await result
       const willRetry = result !== SUCCESS && n <= retries && !(context.reason instanceof DrainTimeoutError)

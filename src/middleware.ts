@@ -2,7 +2,7 @@ import type { Context, MiddlewareHandler } from 'hono'
 import { createMiddleware } from 'hono/factory'
 import { whenFinished } from './finished.ts'
 import { findLifetime, type Lifetime } from './lifetime.ts'
-import { describeRequest, type ResolvedOptions, resolveOptions } from './options.ts'
+import { type ResolvedOptions, resolveOptions } from './options.ts'
 import { enter, leave } from './registry.ts'
 import { recordWork } from './settled.ts'
 import { TaskList } from './tasks.ts'
@@ -70,7 +70,7 @@ const handOffLate = (c: Context, list: TaskList, options: ResolvedOptions, res: 
     // Nothing would hold the process for it: refuse it where it is added rather than lose it.
     const name = list.tasks.at(-1)?.name
     throw new Error(
-      `tasks.add: on AWS Lambda the tasks of ${describeRequest(c)} run before the reply, which has already started, so task "${name}" would be lost; add tasks before the handler returns`,
+      `tasks.add: on AWS Lambda the tasks of ${options.describeRequest(c)} run before the reply, which has already started, so task "${name}" would be lost; add tasks before the handler returns`,
     )
   }
   try {

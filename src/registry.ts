@@ -11,7 +11,7 @@ export interface TrackedTask {
 
 /** A request's work, as the registry reads it. */
 export interface TrackedWork {
-  /** The request, as `METHOD /path`. */
+  /** The request, as `describeRequest` names it (`METHOD /route/:pattern` by default). */
   readonly request: string
   /** Every task it added, in order. */
   readonly tasks: readonly TrackedTask[]
@@ -23,7 +23,7 @@ export interface PendingTask {
   readonly name: string
   /** `waiting` for its response to finish or its turn, or `running`. */
   readonly state: 'waiting' | 'running'
-  /** The request that added it, as `METHOD /path`. */
+  /** The request that added it, as `describeRequest` names it: `POST /invite/:token` by default, never the raw path. */
   readonly request: string
 }
 

@@ -3,6 +3,7 @@ import { Attempt, runAttempt } from './attempt.ts'
 import type { Entry } from './entry.ts'
 import { TaskSendError } from './errors.ts'
 import { callHook, endOf, infoOf } from './hooks.ts'
+import { observeSend } from './instrumentation.ts'
 import type { ResolvedOptions } from './options.ts'
 import type { TaskMessage, TaskSendResult, TaskTransport } from './types.ts'
 import { describeValue } from './validate.ts'
@@ -34,13 +35,17 @@ export const sendEntries = async (batch: Entry[], transport: TaskTransport, c: C
   const enqueuedAt = Date.now()
   const messages: TaskMessage[] = batch.map((entry) => ({ task: entry.name, args: entry.args, id: entry.id, enqueuedAt }))
   const taskOptions = batch.map((entry) => entry.options)
+  const name = infos.map((info) => info.name).join('", "')
   let results: unknown
-  const send = async () => {
-    results = await transport.send(messages, c, taskOptions)
-  }
   // The send gets the middleware's timeout, so that a hung queue client cannot hold the request's work forever.
-  const sending = { name: infos.map((info) => info.name).join('", "'), id: batch[0]!.id, fn: send, args: [] }
-  const result = await runAttempt(new Attempt(sending, 1, c.env), options.timeout)
+  const send = (sent: readonly TaskMessage[]) => {
+    const fn = async () => {
+      results = await transport.send(sent, c, taskOptions)
+    }
+    return runAttempt(new Attempt({ name, id: batch[0]!.id, fn, args: [] }, 1, c.env), options.timeout)
+  }
+  // The instrumentation may send copies of the messages that carry the trace context of the send.
+  const result = await observeSend(options.instrumentation, batch, messages, transport, send)
   const duration = performance.now() - started
   for (const [i, info] of infos.entries()) {
     const refused = result.outcome === 'success' ? refusalOf(results, i, batch.length) : result.error

@@ -1,8 +1,9 @@
 import type { Context } from 'hono'
 import { Entry } from './entry.ts'
 import { callHook, endOf } from './hooks.ts'
+import { captureOrigin } from './instrumentation.ts'
 import type { Lifetime } from './lifetime.ts'
-import { describeRequest, type ResolvedOptions } from './options.ts'
+import type { ResolvedOptions } from './options.ts'
 import { type TrackedWork, track, untrack } from './registry.ts'
 import { sendEntries } from './send.ts'
 import type { Work } from './settled.ts'
@@ -16,7 +17,8 @@ const NO_OPTIONS: Readonly<TaskOptions> = Object.freeze({})
  * The tasks of one request, behind `c.var.tasks`, and the owner of their work from `add()` to done.
  * It collects while the handler runs and until the response is finished; `start()` then runs the
  * tasks in the order added, `concurrency` at a time, including tasks added while they run; once all
- * have settled it is done and refuses further adds.
+ * have settled it is done and refuses further adds. The tasks run in the async context of the
+ * first `add()` (the request's), whatever observed that the response was finished.
  */
 export class TaskList implements BackgroundTasks, TrackedWork, Work {
   readonly #c: Context
@@ -29,6 +31,9 @@ export class TaskList implements BackgroundTasks, TrackedWork, Work {
   #active = 0
   /** Starting tasks now: a nested add only has to append. */
   #pumping = false
+  /** Made at the first add(): `start()` calls it, and the tasks start from a continuation of that add. */
+  #open: (() => void) | undefined
+  #handlerFailed = false
   /** Set by `whenAdded()`: hands off the tasks added once the handler has returned. */
   #handOff: (() => void) | undefined
   /** Made by the first `done()`; resolves it. */
@@ -50,9 +55,9 @@ export class TaskList implements BackgroundTasks, TrackedWork, Work {
     return this.#entries
   }
 
-  /** The request, as `METHOD /path`. */
+  /** The request, as `describeRequest` names it: `METHOD /route/:pattern` by default. */
   get request(): string {
-    return describeRequest(this.#c)
+    return this.#options.describeRequest(this.#c)
   }
 
   // biome-ignore lint/suspicious/noExplicitAny: see TaskFunction.
@@ -71,19 +76,35 @@ export class TaskList implements BackgroundTasks, TrackedWork, Work {
       )
     }
     let entry: Entry
+    const { instrumentation } = this.#options
     if (bare) {
-      entry = new Entry(fn, args, name, NO_OPTIONS)
+      entry = new Entry(fn, args, name, NO_OPTIONS, undefined, instrumentation && captureOrigin(instrumentation))
     } else {
       const { durable } = fn
       // A durable task's arguments are checked even without a transport, so that tests catch them.
       const checked = durable ? durable.checkArgs(args) : args
-      entry = new Entry(fn.fn, checked, name, fn.options, durable && (durable.transport ?? this.#options.transport))
+      const transport = durable && (durable.transport ?? this.#options.transport)
+      entry = new Entry(fn.fn, checked, name, fn.options, transport, instrumentation && captureOrigin(instrumentation))
       // The transport may refuse the message it would send (over its queue's size limit, say).
       entry.transport?.check?.({ task: name, args: checked, id: entry.id, enqueuedAt: Date.now() })
     }
     this.#entries.push(entry)
     if (this.#state === 'running') this.#pump()
-    else if (this.#handOff) this.#lateHandOff()
+    else {
+      if (!this.#open) this.#gate()
+      if (this.#handOff) this.#lateHandOff()
+    }
+  }
+
+  /**
+   * A continuation keeps the async context it was registered in (Node, Bun, Deno, workerd): made
+   * here, at the first add(), it starts the tasks in the request's context, even from Node's
+   * 'close', which has none. One promise per request, none per task.
+   */
+  #gate(): void {
+    new Promise<void>((resolve) => {
+      this.#open = resolve
+    }).then(() => this.#begin())
   }
 
   /**
@@ -129,12 +150,21 @@ export class TaskList implements BackgroundTasks, TrackedWork, Work {
   start(handlerFailed: boolean): void {
     if (this.#state !== 'collecting') return
     this.#state = 'running'
-    if (!handlerFailed) {
+    this.#handlerFailed = handlerFailed
+    // Until the gate's continuation runs, an add may append but must not start anything.
+    this.#pumping = true
+    if (this.#open) this.#open()
+    else this.#begin()
+  }
+
+  /** Runs in the context of the first add(): skips what a failed handler leaves out, then starts the rest. */
+  #begin(): void {
+    if (!this.#handlerFailed) {
+      this.#pumping = false
       this.#pump()
       return
     }
     // Until every task the failure leaves out is marked, an add may append but must not start anything.
-    this.#pumping = true
     this.#skip().then(() => {
       this.#pumping = false
       this.#pump()

@@ -72,6 +72,16 @@ export interface TaskMessage {
   readonly id: string
   /** When it was handed to the transport, in milliseconds since the epoch. */
   readonly enqueuedAt: number
+  /** The trace context of the send, when tracing is on (`taskTracing()`); a consumer links to it. */
+  readonly trace?: TraceContext
+}
+
+/** A span's W3C Trace Context (https://www.w3.org/TR/trace-context/), as a durable task's message carries it. */
+export interface TraceContext {
+  /** `00-<trace id>-<span id>-<flags>`, as the `traceparent` header. */
+  readonly traceparent: string
+  /** Vendors' trace state, as the `tracestate` header, when there is one. */
+  readonly tracestate?: string
 }
 
 /**
@@ -113,6 +123,10 @@ export interface TaskTransport {
    * @default false: sent after the response, inside the request's `waitUntil`
    */
   readonly beforeResponse?: boolean
+  /** The queue system, for traces (`messaging.system`): `cloudflare_queues`, `bullmq`. */
+  readonly system?: string
+  /** The queue's name, for traces (`messaging.destination.name`), when the transport knows it. */
+  readonly destination?: string
 }
 
 /**
@@ -187,6 +201,19 @@ export interface BackgroundTasksOptions {
    */
   log?: boolean | ((line: string) => void)
   /**
+   * How log lines, error messages and `pendingTasks()` name a request. The default gives the
+   * method and the route pattern, never the raw path, which may carry tokens.
+   * @default (c) => `${c.req.method} ${routePath}`: `POST /invite/:token`
+   */
+  describeRequest?: (c: Context) => string
+  /**
+   * Wraps each attempt and each durable send, and sees each `add()`: `taskTracing()` from
+   * `hono-background-tasks/otel` makes spans with it.
+   * @example
+   * backgroundTasks({ instrumentation: taskTracing() })
+   */
+  instrumentation?: TaskInstrumentation
+  /**
    * Sends durable tasks (`defineTask()`) to a queue after the response instead of running them
    * here. Without one, durable tasks run in-process like any other.
    * @example
@@ -221,4 +248,88 @@ export type BackgroundTasksEnv = {
   Variables: {
     tasks: BackgroundTasks
   }
+}
+
+/** How an attempt ended, as instrumentation sees it. */
+export interface AttemptResult {
+  readonly outcome: 'success' | 'error' | 'timeout'
+  /** What it threw or rejected with; for a timeout, the `TaskTimeoutError`. */
+  readonly error?: unknown
+}
+
+/** A durable task's attempt that a queue consumer runs: where its message came from. */
+export interface TaskDelivery {
+  /** The queue system, as OpenTelemetry's `messaging.system` names it: `cloudflare_queues`, `bullmq`. */
+  readonly system: string
+  /** The queue the message was delivered from. */
+  readonly queue: string
+  /** The queue's own id for the message. */
+  readonly messageId: string
+  /** The trace context the message carries, when it was sent with tracing on. */
+  readonly trace: TraceContext | undefined
+}
+
+/** One attempt of a task, as instrumentation and subscribers of the tracing channel see it. */
+export interface AttemptInfo {
+  /** The task's name. */
+  readonly name: string
+  /** The task's id, the same on every attempt. */
+  readonly id: string
+  /** 1 for the first try, 2 for the first retry (for a durable task: the delivery count). */
+  readonly attempt: number
+  /** The arguments it was added with. */
+  readonly args: readonly unknown[]
+  /** What the instrumentation's `capture()` returned when the task was added; `undefined` for a delivery. */
+  readonly origin: unknown
+  /** Set when a queue consumer runs the attempt. */
+  readonly delivery: TaskDelivery | undefined
+  /** Why the attempt was aborted (its `TaskTimeoutError`, a drain's `DrainTimeoutError`), once it was. */
+  readonly abortReason: unknown
+}
+
+/**
+ * What subscribers of the `hono-background-tasks.task` tracing channel receive: the attempt, and
+ * once it is over (from `error`, then `end` for a task that finished at once or `asyncStart` for
+ * one that returned a promise), how it ended.
+ */
+export interface TaskChannelMessage extends AttemptInfo {
+  outcome?: AttemptResult['outcome']
+  error?: unknown
+}
+
+/** Durable tasks on their way to a transport, as the instrumentation's `send` sees them. */
+export interface SendInfo {
+  /** The tasks, in the order of `messages`, with what `capture()` returned when each was added. */
+  readonly tasks: readonly { readonly name: string; readonly id: string; readonly origin: unknown }[]
+  /** The messages the transport will be given, unless `run` gets others. */
+  readonly messages: readonly TaskMessage[]
+  /** Where they go. */
+  readonly transport: TaskTransport
+}
+
+/**
+ * Observes and wraps the work of tasks, for tracing: `taskTracing()` from
+ * `hono-background-tasks/otel` is one. Every method is optional. A method that throws is logged
+ * and the work goes on without it; a `run` it did not call is called for it.
+ * @example
+ * const timing: TaskInstrumentation = {
+ *   attempt(task, run) {
+ *     const started = performance.now()
+ *     Promise.resolve(run()).then((result) => console.log(task.name, result.outcome, performance.now() - started))
+ *   },
+ * }
+ */
+export interface TaskInstrumentation {
+  /** Called by `add()`, in the code that adds the task: the value comes back as the task's `origin`. */
+  capture?(): unknown
+  /**
+   * Wraps one attempt, in-process or delivered by a queue consumer. Call `run()` synchronously
+   * (inside a context of your own, for example) and watch the result it returns; it never rejects.
+   */
+  attempt?(attempt: AttemptInfo, run: () => AttemptResult | Promise<AttemptResult>): void
+  /**
+   * Wraps one hand-over of durable tasks to their transport. Call `run(messages)` synchronously,
+   * with the messages to send (`info.messages`, or copies that carry `trace`).
+   */
+  send?(send: SendInfo, run: (messages: readonly TaskMessage[]) => AttemptResult | Promise<AttemptResult>): void
 }

@@ -64,3 +64,10 @@ export const checkTransport = (api: string, key: string, value: unknown): void =
     fail(api, `\`${key}\` to be a transport: an object with a \`send\` function`, value)
   }
 }
+
+/** Asserts an optional instrumentation: an object whose `capture`, `attempt` and `send` are functions when set. */
+export const checkInstrumentation = (api: string, key: string, value: unknown): void => {
+  if (value === undefined) return
+  if (typeof value !== 'object' || value === null) fail(api, `\`${key}\` to be an object like taskTracing() returns`, value)
+  for (const hook of ['capture', 'attempt', 'send'] as const) checkFunction(api, `${key}.${hook}`, (value as Record<string, unknown>)[hook])
+}

@@ -217,7 +217,7 @@ export const behaviourSuite = (target: () => Target, rules: SuiteRules = {}): vo
       expect(await settle(run, has('nested:end'))).toEqual(['a:start', 'a:end', 'b:start', 'b:end', 'nested:start', 'nested:end'])
       const late = (await (await target().fetch(`/_/add-late/${run}`, { method: 'POST' })).json()) as { error: string }
       expect(late.error).toMatch(
-        /^Error: tasks\.add: the background work of GET \/nested\/\S+ has already finished, so task "step" would never run/,
+        /^Error: tasks\.add: the background work of GET \/nested\/:run has already finished, so task "step" would never run/,
       )
     })
 
@@ -307,7 +307,7 @@ export const behaviourSuite = (target: () => Target, rules: SuiteRules = {}): vo
       expect(errors).toEqual([
         'TypeError: tasks.add: expected a function or a task() to run, got `42` (number)',
         expect.stringMatching(
-          /^RangeError: tasks\.add: GET \/bad-input\/\S+ already has 2 tasks, the `maxTasks` limit; task "step" was not added/,
+          /^RangeError: tasks\.add: GET \/bad-input\/:run already has 2 tasks, the `maxTasks` limit; task "step" was not added/,
         ),
       ])
       expect(await settle(run, has('second:end'))).toEqual(['first:start', 'first:end', 'second:start', 'second:end'])

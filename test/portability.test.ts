@@ -24,6 +24,25 @@ describe('the core entry stays portable', () => {
     const code = await bundle("export * from './src/index.ts'", true)
     expect(code).not.toMatch(/from\s*["']node:|require\(|import\(["']node:/)
     expect(code).not.toMatch(/\bprocess\.|\bBuffer\b|\bsetImmediate\b|\b__dirname\b/)
+    // The tracing channel is looked up at run time, and OpenTelemetry lives behind its own subpath.
+    expect(code.match(/node:[a-z_]+/g)).toEqual(['node:diagnostics_channel'])
+    expect(code).toMatch(/globalThis\.process\?\.getBuiltinModule\?\.\(["']node:diagnostics_channel["']\)/)
+    expect(code).not.toMatch(/@opentelemetry/)
+  })
+
+  it('the otel subpath needs nothing but @opentelemetry/api and the core', async () => {
+    const result = await build({
+      absWorkingDir: root,
+      entryPoints: ['src/otel/index.ts'],
+      bundle: true,
+      format: 'esm',
+      platform: 'neutral',
+      external: ['@opentelemetry/api'],
+      write: false,
+      metafile: true,
+    })
+    const imports = Object.values(result.metafile.outputs).flatMap((output) => output.imports.map((i) => i.path))
+    expect([...new Set(imports)]).toEqual(['@opentelemetry/api'])
   })
 
   let mf: Miniflare | undefined

@@ -27,6 +27,7 @@ it('every TypeScript snippet in the README compiles against the library', async 
           'hono-background-tasks/testing': ['../../src/testing.ts'],
           'hono-background-tasks/node': ['../../src/node.ts'],
           'hono-background-tasks/queue': ['../../src/queue/index.ts'],
+          'hono-background-tasks/otel': ['../../src/otel/index.ts'],
           'hono-background-tasks/bullmq': ['../../src/bullmq/index.ts'],
         },
       },

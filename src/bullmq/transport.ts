@@ -73,6 +73,8 @@ export const bullmqQueue = (queue: JobQueue, options: BullmqQueueOptions = {}): 
     throw new TypeError(`${api}: expected \`beforeResponse\` to be a boolean, got ${describeValue(beforeResponse)}`)
   }
   return {
+    system: 'bullmq',
+    destination: queue.name,
     beforeResponse,
     send: (messages, _c, taskOptions) =>
       Promise.allSettled(

@@ -1,9 +1,18 @@
 import { type ConnectionOptions, type Job, Queue, UnrecoverableError, WaitingError, Worker, type WorkerOptions } from 'bullmq'
-import { retryDelayFor, runAttempt, Attempt as TaskAttempt } from '../attempt.ts'
+import { retryDelayFor, Attempt as TaskAttempt } from '../attempt.ts'
+import { observeAttempt } from '../instrumentation.ts'
 import { parseTaskMessage } from '../queue/message.ts'
 import { isTask } from '../task.ts'
-import type { Task, TaskInfo, TaskMessage } from '../types.ts'
-import { checkCount, checkFunction, checkOptionsObject, checkRetryDelay, checkTimeout, describeValue } from '../validate.ts'
+import type { Task, TaskInfo, TaskInstrumentation, TaskMessage } from '../types.ts'
+import {
+  checkCount,
+  checkFunction,
+  checkInstrumentation,
+  checkOptionsObject,
+  checkRetryDelay,
+  checkTimeout,
+  describeValue,
+} from '../validate.ts'
 import { type DeadLetterReason, deadLetterOf } from './dead-letter.ts'
 import { BACKOFF_TYPE } from './transport.ts'
 
@@ -47,6 +56,11 @@ export interface BullmqWorkerOptions<Env = unknown> {
    * at the next stalled check (`stalledInterval`, 30 s).
    */
   worker?: Omit<WorkerOptions, 'connection' | 'autorun'>
+  /**
+   * Wraps each job's run: `taskTracing()` from `hono-background-tasks/otel` makes it a CONSUMER
+   * span that links to the span that queued the job.
+   */
+  instrumentation?: TaskInstrumentation
 }
 
 /** The reason a running task's signal is aborted when `closeWorker()` reaches its deadline. */
@@ -115,7 +129,18 @@ const isFinal = (job: Job, error: Error): boolean =>
  */
 export const bullmqWorker = <Env = unknown>(options: BullmqWorkerOptions<Env>): Worker<TaskMessage, void> => {
   const api = 'bullmqWorker'
-  checkOptionsObject(api, options, ['queue', 'connection', 'tasks', 'deadLetterQueue', 'env', 'timeout', 'retryDelay', 'onError', 'worker'])
+  checkOptionsObject(api, options, [
+    'queue',
+    'connection',
+    'tasks',
+    'deadLetterQueue',
+    'env',
+    'timeout',
+    'retryDelay',
+    'onError',
+    'worker',
+    'instrumentation',
+  ])
   if (typeof options !== 'object' || options === null)
     throw new TypeError(`${api}: expected an options object, got ${describeValue(options)}`)
   const {
@@ -128,6 +153,7 @@ export const bullmqWorker = <Env = unknown>(options: BullmqWorkerOptions<Env>): 
     retryDelay = defaultRetryDelay,
     onError = logError,
     worker: workerOptions = {},
+    instrumentation,
   } = options
   for (const [key, value] of [
     ['queue', queue],
@@ -154,6 +180,7 @@ export const bullmqWorker = <Env = unknown>(options: BullmqWorkerOptions<Env>): 
   checkTimeout(api, 'timeout', timeout)
   checkRetryDelay(api, retryDelay)
   checkFunction(api, 'onError', onError)
+  checkInstrumentation(api, 'instrumentation', instrumentation)
   if (typeof workerOptions !== 'object' || workerOptions === null) {
     throw new TypeError(`${api}: expected \`worker\` to be an object of BullMQ worker options, got ${describeValue(workerOptions)}`)
   }
@@ -200,7 +227,8 @@ export const bullmqWorker = <Env = unknown>(options: BullmqWorkerOptions<Env>): 
     const attempt = Math.max(1, job.attemptsStarted)
     const info: TaskInfo = { name: parsed.task, id: parsed.id, attempt, args: parsed.args }
     const context = new TaskAttempt({ fn: task.fn, args: [...parsed.args], name: info.name, id: info.id }, attempt, env)
-    let result = runAttempt(context, task.options.timeout ?? timeout)
+    const delivery = { system: 'bullmq', queue, messageId: String(job.id), trace: parsed.trace }
+    let result = observeAttempt(context, task.options.timeout ?? timeout, instrumentation, undefined, delivery)
     // A task that returned without a promise is done already; one still running can be left to another worker by closeWorker().
     if (result instanceof Promise) {
       let abandon = (): void => {}

@@ -65,6 +65,7 @@ export const cloudflareQueue = (queue: string | ((c: Context) => QueueProducer))
     throw new TypeError(`cloudflareQueue: expected the name of a queue binding or a function returning one, got ${describeValue(queue)}`)
   }
   return {
+    system: 'cloudflare_queues',
     check(message) {
       const json = JSON.stringify(message)
       const bytes = byteLength(json, CLOUDFLARE_LIMITS.messageBytes)

@@ -1,7 +1,8 @@
-import { Attempt, retryDelayFor, runAttempt } from '../attempt.ts'
+import { Attempt, retryDelayFor } from '../attempt.ts'
+import { observeAttempt } from '../instrumentation.ts'
 import { isTask } from '../task.ts'
-import type { Task, TaskInfo } from '../types.ts'
-import { checkFunction, checkOptionsObject, checkTimeout, describeValue } from '../validate.ts'
+import type { Task, TaskInfo, TaskInstrumentation } from '../types.ts'
+import { checkFunction, checkInstrumentation, checkOptionsObject, checkTimeout, describeValue } from '../validate.ts'
 import { parseTaskMessage } from './message.ts'
 
 /** The part of a Cloudflare Queues `Message` the consumer uses. */
@@ -47,6 +48,13 @@ export interface QueueConsumerOptions {
    * @default logs the task, its id, the attempt and the error with `console.error`
    */
   onError?: (error: unknown, task: TaskInfo, message: QueueMessage) => void | Promise<void>
+  /**
+   * Wraps each delivery's run: `taskTracing()` from `hono-background-tasks/otel` makes it a
+   * CONSUMER span that links to the span that sent the message.
+   * @example
+   * queueConsumer({ tasks: [sendWelcomeEmail], instrumentation: taskTracing() })
+   */
+  instrumentation?: TaskInstrumentation
 }
 
 // Cloudflare accepts delays of 0 to 43200 seconds (12 hours).
@@ -72,8 +80,8 @@ const logError = (error: unknown, task: TaskInfo): void => {
  */
 export const queueConsumer = <Env = unknown>(options: QueueConsumerOptions): ((batch: QueueBatch, env: Env) => Promise<void>) => {
   const api = 'queueConsumer'
-  checkOptionsObject(api, options, ['tasks', 'retryDelaySeconds', 'timeout', 'onError'])
-  const { tasks, retryDelaySeconds = defaultRetryDelaySeconds, timeout = false, onError = logError } = options ?? {}
+  checkOptionsObject(api, options, ['tasks', 'retryDelaySeconds', 'timeout', 'onError', 'instrumentation'])
+  const { tasks, retryDelaySeconds = defaultRetryDelaySeconds, timeout = false, onError = logError, instrumentation } = options ?? {}
   if (!Array.isArray(tasks))
     throw new TypeError(`${api}: expected \`tasks\` to be an array of defineTask() tasks, got ${describeValue(tasks)}`)
   const registry = new Map<string, Task>()
@@ -93,6 +101,7 @@ export const queueConsumer = <Env = unknown>(options: QueueConsumerOptions): ((b
   }
   checkTimeout(api, 'timeout', timeout)
   checkFunction(api, 'onError', onError)
+  checkInstrumentation(api, 'instrumentation', instrumentation)
   const known = [...registry.keys()].map((name) => `"${name}"`).join(', ') || 'none'
 
   const delayFor = (message: QueueMessage, error: unknown): number =>
@@ -114,7 +123,8 @@ export const queueConsumer = <Env = unknown>(options: QueueConsumerOptions): ((b
     }
     const info: TaskInfo = { name: parsed.task, id: parsed.id, attempt: message.attempts, args: parsed.args }
     const context = new Attempt({ fn: task.fn, args: [...parsed.args], name: info.name, id: info.id }, info.attempt, env)
-    const result = await runAttempt(context, task.options.timeout ?? timeout)
+    const delivery = { system: 'cloudflare_queues', queue, messageId: message.id, trace: parsed.trace }
+    const result = await observeAttempt(context, task.options.timeout ?? timeout, instrumentation, undefined, delivery)
     if (result.outcome === 'success') {
       message.ack()
       return

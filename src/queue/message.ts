@@ -1,8 +1,9 @@
-import type { TaskMessage } from '../types.ts'
+import type { TaskMessage, TraceContext } from '../types.ts'
 
 /**
- * Reads a queue message's body as a task message: `{ task, args, id, enqueuedAt }`. Returns what
- * is wrong with it as a string when it is not one, so that nothing runs by guesswork.
+ * Reads a queue message's body as a task message: `{ task, args, id, enqueuedAt }`, and `trace`
+ * when it carries a trace context (one that is not usable is left out, and the task still runs).
+ * Returns what is wrong with it as a string when it is not one, so that nothing runs by guesswork.
  * @example
  * const parsed = parseTaskMessage(message.body)
  * if (typeof parsed === 'string') console.error(`not a task message: ${parsed}`)
@@ -17,5 +18,14 @@ export const parseTaskMessage = (body: unknown): TaskMessage | string => {
   if (!Array.isArray(args)) return '`args` is not an array'
   if (typeof id !== 'string' || id === '') return '`id` is not a non-empty string'
   if (typeof enqueuedAt !== 'number' || !Number.isFinite(enqueuedAt)) return '`enqueuedAt` is not a number'
-  return { task, args, id, enqueuedAt }
+  const trace = traceOf((body as Record<string, unknown>).trace)
+  return trace ? { task, args, id, enqueuedAt, trace } : { task, args, id, enqueuedAt }
+}
+
+/** The message's trace context, if it has a usable one: a message without it, or with a broken one, still runs. */
+const traceOf = (value: unknown): TraceContext | undefined => {
+  if (typeof value !== 'object' || value === null) return undefined
+  const { traceparent, tracestate } = value as Record<string, unknown>
+  if (typeof traceparent !== 'string' || traceparent === '') return undefined
+  return typeof tracestate === 'string' && tracestate !== '' ? { traceparent, tracestate } : { traceparent }
 }

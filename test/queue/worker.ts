@@ -1,5 +1,7 @@
+import { type Span, type SpanOptions, type Tracer, trace } from '@opentelemetry/api'
 import { Hono } from 'hono'
 import { type BackgroundTasksEnv, backgroundTasks, type TaskContext } from '../../src/index.ts'
+import { taskTracing } from '../../src/otel/index.ts'
 import { cloudflareQueue, defineTask, queueConsumer } from '../../src/queue/index.ts'
 
 /** The bindings of test/queue/wrangler.toml. */
@@ -65,7 +67,19 @@ export const lost = defineTask(
   { transport: cloudflareQueue('NO_SUCH_QUEUE') },
 )
 
-export const consume = queueConsumer<Env>({ tasks: [record, flaky, hopeless], retryDelaySeconds: 0, onError: () => {} })
+/** Where the consumer's spans go: nowhere, unless a test (tracing.spec.ts) sets a tracer for a while. */
+export const consumerTracing: { tracer?: Tracer } = {}
+const consumerTracer = {
+  startSpan: (name: string, options?: SpanOptions, ctx?: Parameters<Tracer['startSpan']>[2]): Span =>
+    (consumerTracing.tracer ?? trace.getTracer('unused')).startSpan(name, options, ctx),
+} as Tracer
+
+export const consume = queueConsumer<Env>({
+  tasks: [record, flaky, hopeless],
+  retryDelaySeconds: 0,
+  onError: () => {},
+  instrumentation: taskTracing({ tracer: consumerTracer }),
+})
 
 export const app = new Hono<{ Bindings: Env } & BackgroundTasksEnv>()
 app.use(

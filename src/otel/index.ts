@@ -1,0 +1,2 @@
+export type { TaskTracingOptions } from './tracing.ts'
+export { TASK_ATTRIBUTES, taskTracing } from './tracing.ts'
