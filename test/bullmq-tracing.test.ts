@@ -48,7 +48,7 @@ describeWithRedis('taskTracing() with the BullMQ transport and worker', (redis) 
     expect(producer.attributes).toMatchObject({ 'messaging.system': 'bullmq', 'messaging.destination.name': 'traced' })
     const [job] = await queue.getJobs(['waiting', 'prioritized', 'delayed'])
     const { traceId, spanId } = producer.spanContext()
-    expect((job?.data as TaskMessage).trace).toEqual({ traceparent: `00-${traceId}-${spanId}-01` })
+    expect((job!.data as TaskMessage).trace).toEqual({ traceparent: `00-${traceId}-${spanId}-01` })
 
     const worker = bullmqWorker({ queue: 'traced', connection, tasks: [welcome], instrumentation: taskTracing() })
     closers.push(() => closeWorker(worker, { timeout: 2_000 }))
