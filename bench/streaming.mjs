@@ -85,7 +85,7 @@ const headerDiff = (a, b) => {
 
 export const streaming = async ({
   rounds = envNumber('BENCH_STREAM_ROUNDS', 7),
-  perRound = envNumber('BENCH_STREAM_SAMPLES', 20),
+  perRound = envNumber('BENCH_STREAM_SAMPLES', 30),
   fullReads = envNumber('BENCH_STREAM_FULL_READS', 2),
   mb = envNumber('BENCH_STREAM_MB', 100),
 } = {}) => {
