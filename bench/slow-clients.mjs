@@ -144,6 +144,7 @@ export const measure = async ({ name, variant, body, clients, stopAfter, stallMs
   const server = await runtimes[name](VARIANTS[variant])
   const port = Number(server.port)
   const path = BODIES[body].path
+  let stall
   try {
     for (let i = 0; i < 30; i++) await timedSmall(port)
     for (let i = 0; i < 2; i++) await readAll(port, path)
@@ -155,7 +156,7 @@ export const measure = async ({ name, variant, body, clients, stopAfter, stallMs
     const peakReset = resetPeak(pids)
     const stopSampling = sampler(pids)
     const stopProbe = probe(port)
-    const stall = await stallClients({ port, path, count: clients, stopAfter, timeout: 20_000 })
+    stall = await stallClients({ port, path, count: clients, stopAfter, timeout: 20_000 })
     const stalledAt = performance.now()
     await sleep(stallMs)
     const probed = await stopProbe()
@@ -174,7 +175,6 @@ export const measure = async ({ name, variant, body, clients, stopAfter, stallMs
       idle,
       peak: peakReset ? Math.max(hwm, sampledPeak) : sampledPeak,
       sampledPeak,
-      processes: pids.length,
       idleLatency: idleLatency.median,
       latency: latency.median,
       latencyP90: latency.p90,
@@ -190,6 +190,7 @@ export const measure = async ({ name, variant, body, clients, stopAfter, stallMs
       tasks,
     }
   } finally {
+    for (const socket of stall?.sockets ?? []) socket.destroy()
     await server.stop()
   }
 }
@@ -235,7 +236,6 @@ export const slowClients = async ({
       .map((body) => {
         const pairs = results[name][body]
         const of = (variant, key) => median(pairs.map((p) => p[variant][key]))
-        const last = pairs.at(-1)
         return {
           name,
           body,
@@ -265,7 +265,6 @@ export const slowClients = async ({
           requests: { bare: of('bare', 'requests'), tasks: of('tasks', 'requests') },
           timeouts: { bare: pairs.reduce((n, p) => n + p.bare.timeouts, 0), tasks: pairs.reduce((n, p) => n + p.tasks.timeouts, 0) },
           tasks: pairs.map((p) => p.tasks.tasks),
-          processes: last.bare.processes,
         }
       }),
   )
