@@ -192,7 +192,7 @@ export const bullmq = async ({
 
     return {
       id: 'bullmq',
-      title: '7. Durable tasks on BullMQ (Redis), Node',
+      title: '8. Durable tasks on BullMQ (Redis), Node',
       env,
       seconds: (performance.now() - started) / 1000,
       intro: [

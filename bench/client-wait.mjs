@@ -12,10 +12,10 @@ const ROUTES = ['none', 'task', 'none2', 'restream', 'completed']
 const LIMIT = 1.1
 const WATCH = {
   node: "waits for outgoing 'close'",
-  bun: 'reads a buffered body back as bytes (streams: watched)',
+  bun: 'peeks at a clone (<= 64 KiB): a buffered body goes out untouched',
   deno: 'waits for info.completed',
-  workerd: 'reads a buffered body back as bytes, waitUntil',
-  'edge-runtime': 'reads a buffered body back as bytes, waitUntil',
+  workerd: 'peeks at a clone (<= 64 KiB), waitUntil',
+  'edge-runtime': 'peeks at a clone (<= 64 KiB), waitUntil',
 }
 
 export const clientWait = async ({ rounds = envNumber('BENCH_WAIT_ROUNDS', 7), perRound = envNumber('BENCH_WAIT_REQUESTS', 24) } = {}) => {

@@ -9,9 +9,11 @@ import { memory } from './memory.mjs'
 import { overhead } from './overhead.mjs'
 import { profile } from './profile.mjs'
 import { size } from './size.mjs'
+import { slowClients } from './slow-clients.mjs'
+import { streaming } from './streaming.mjs'
 import { throughput } from './throughput.mjs'
 
-const PIECES = { size, overhead, 'client-wait': clientWait, throughput, memory, profile, bullmq }
+const PIECES = { size, overhead, 'client-wait': clientWait, throughput, memory, profile, streaming, 'slow-clients': slowClients, bullmq }
 
 const only = process.argv.slice(2)
 const started = performance.now()

@@ -39,8 +39,11 @@ export const size = async () => {
     const { code, metafile } = await buildCore(options)
     const imports = importsOf(metafile)
     const nodeImports = imports.filter((i) => NODE_BUILTINS.has(i) || i.startsWith('node:'))
-    // Also catch a `node:` specifier that esbuild left as a string (dynamic import, require).
-    const nodeStrings = [...code.matchAll(/["'`]node:[\w/]+["'`]/g)].map((m) => m[0])
+    // Also catch a `node:` specifier that esbuild left as a string (dynamic import, require), but
+    // not a run-time lookup through process.getBuiltinModule(), which does nothing where it is missing.
+    const nodeStrings = [...code.matchAll(/["'`]node:[\w/]+["'`]/g)]
+      .filter((m) => !/getBuiltinModule\??\.?\($/.test(code.slice(Math.max(0, m.index - 24), m.index)))
+      .map((m) => m[0])
     const sizes = measure(code)
     const row = { label, ...sizes, imports, nodeImports: [...new Set([...nodeImports, ...nodeStrings])] }
     rows.push(row)

@@ -1,7 +1,7 @@
 // Child server processes: each runs in its own process group, announces its port with one JSON line
 // on stdout, and is killed (the whole group) when the benchmark ends, however it ends.
 import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { root } from './paths.mjs'
 
@@ -131,3 +131,48 @@ const stopChild = (child, signal = 'SIGKILL', grace = 5_000) =>
       killGroup(child)
     }
   })
+
+/** `pid` and its descendants (workerd runs as a child of its miniflare host), from /proc; Linux only. */
+export const processTree = (pid) => {
+  const parentOf = new Map()
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      // The parent is the second field after the command, which is in parentheses and may hold spaces.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      parentOf.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]))
+    } catch {}
+  }
+  const tree = [pid]
+  for (let i = 0; i < tree.length; i++) for (const [child, parent] of parentOf) if (parent === tree[i]) tree.push(child)
+  return tree
+}
+
+const statusKb = (status, key) => {
+  const m = new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)
+  return m ? Number(m[1]) * 1024 : 0
+}
+
+/** Resident memory (VmRSS) and its peak since the last `resetPeak` (VmHWM) in bytes, summed over `pids`. */
+export const treeMemory = (pids) => {
+  let rss = 0
+  let hwm = 0
+  for (const pid of pids) {
+    try {
+      const status = readFileSync(`/proc/${pid}/status`, 'utf8')
+      rss += statusKb(status, 'VmRSS')
+      hwm += statusKb(status, 'VmHWM')
+    } catch {}
+  }
+  return { rss, hwm }
+}
+
+/** Resets the peak (VmHWM) of `pids` to their current RSS; false where the kernel refuses. */
+export const resetPeak = (pids) => {
+  try {
+    for (const pid of pids) writeFileSync(`/proc/${pid}/clear_refs`, '5')
+    return true
+  } catch {
+    return false
+  }
+}

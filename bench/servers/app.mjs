@@ -1,6 +1,8 @@
 // The one app every benchmark server runs, whatever the runtime. `variant` picks the routes.
 import { Hono } from 'hono'
+import { stream, streamSSE } from 'hono/streaming'
 import { backgroundTasks } from '../../src/index.ts'
+import { bufferBody, chunkBytes, chunkCount, chunkText, pullStream } from './bodies.mjs'
 
 const BODY = { hello: 'world' }
 
@@ -42,6 +44,43 @@ const restream = (body) => {
   })
 }
 
+/** The large-body routes, with one task each (`withTasks`) or as bare Hono. */
+const largeRoutes = (app, withTasks) => {
+  /** The number of chunks in `?mb=N` MiB (100 unless given). */
+  const chunksOf = (c) => chunkCount(c.req.query('mb'))
+  const addTask = withTasks
+    ? (c) => {
+        counters.added++
+        c.var.tasks.add(noop)
+      }
+    : () => {}
+  bufferBody() // at start-up, not in the first request
+  app.get('/small', (c) => c.json(BODY))
+  // c.body of a Uint8Array made once at start-up.
+  app.get('/buffer', (c) => {
+    addTask(c)
+    return c.body(bufferBody(), 200, { 'content-type': 'application/octet-stream' })
+  })
+  app.get('/pull', (c) => {
+    addTask(c)
+    return c.body(pullStream(chunksOf(c)), 200, { 'content-type': 'application/octet-stream' })
+  })
+  app.get('/stream', (c) => {
+    addTask(c)
+    const n = chunksOf(c)
+    return stream(c, async (s) => {
+      for (let i = 0; i < n && !s.aborted; i++) await s.write(chunkBytes(i))
+    })
+  })
+  app.get('/sse', (c) => {
+    addTask(c)
+    const n = chunksOf(c)
+    return streamSSE(c, async (s) => {
+      for (let i = 0; i < n && !s.aborted; i++) await s.writeSSE({ data: chunkText(i) })
+    })
+  })
+}
+
 const stats = () => {
   const out = { added: counters.added, completed: counters.completed }
   const proc = globalThis.process
@@ -73,6 +112,8 @@ export const variants = {
   immediate: 'setImmediate(task), no middleware',
   wait: '/task adds a 500 ms task, /none adds none',
   work: 'one 5 ms task per request',
+  large: '/buffer (10 MiB Uint8Array), /pull, /stream, /sse (100 MiB unless ?mb=N), one task each; /small, no task',
+  'large-bare': 'the routes of large, bare Hono',
 }
 
 export const createApp = (variant) => {
@@ -144,6 +185,13 @@ export const createApp = (variant) => {
         c.var.tasks.add(io, counters.added)
         return c.json(BODY)
       })
+      break
+    case 'large':
+      app.use(backgroundTasks())
+      largeRoutes(app, true)
+      break
+    case 'large-bare':
+      largeRoutes(app, false)
       break
   }
   return app
