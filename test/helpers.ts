@@ -1,3 +1,7 @@
+import { Hono } from 'hono'
+import { type BackgroundTasksEnv, type BackgroundTasksOptions, backgroundTasks } from '../src/index.ts'
+import { settled } from '../src/testing.ts'
+
 /** A promise with its resolve function outside, to hold a task or a handler at a known point. */
 export const deferred = <T = void>() => {
   let resolve!: (value: T) => void
@@ -20,4 +24,20 @@ export const recordingExecutionContext = () => {
     props: {},
   }
   return { ctx, calls, settled: () => Promise.all(calls.map((c) => c.promise)) }
+}
+
+/**
+ * Serves one request through `backgroundTasks(options)` (failures not logged), lets `add` add its
+ * tasks in the handler, reads the reply and waits until all of the request's work has settled.
+ */
+export const runWithTasks = async (options: BackgroundTasksOptions, add: (tasks: BackgroundTasksEnv['Variables']['tasks']) => void) => {
+  const app = new Hono<BackgroundTasksEnv>()
+  app.use(backgroundTasks({ onError: () => {}, ...options }))
+  app.post('/register', (c) => {
+    add(c.var.tasks)
+    return c.text('ok')
+  })
+  const res = await app.request('/register', { method: 'POST' })
+  await res.text()
+  await settled(res)
 }

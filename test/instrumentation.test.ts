@@ -1,31 +1,11 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
-import { Hono } from 'hono'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import {
-  type AttemptResult,
-  type BackgroundTasksEnv,
-  type BackgroundTasksOptions,
-  backgroundTasks,
-  type TaskInstrumentation,
-  type TaskMessage,
-  type TaskTransport,
-} from '../src/index.ts'
+import { type AttemptResult, backgroundTasks, type TaskInstrumentation, type TaskMessage, type TaskTransport } from '../src/index.ts'
 import { defineTask, parseTaskMessage } from '../src/queue/index.ts'
-import { settled } from '../src/testing.ts'
+import { runWithTasks as run } from './helpers.ts'
 
 // The generic hook that the otel subpath is built on: capture() at add(), attempt() around each
 // attempt, send() around each hand-over to a transport. User code in it can never stop a task.
-const run = async (options: BackgroundTasksOptions, add: (tasks: BackgroundTasksEnv['Variables']['tasks']) => void) => {
-  const app = new Hono<BackgroundTasksEnv>()
-  app.use(backgroundTasks({ onError: () => {}, ...options }))
-  app.post('/register', (c) => {
-    add(c.var.tasks)
-    return c.text('ok')
-  })
-  const res = await app.request('/register', { method: 'POST' })
-  await res.text()
-  await settled(res)
-}
 
 const outcomeOf = (result: AttemptResult | Promise<AttemptResult>, done: (result: AttemptResult) => void): void => {
   if (result instanceof Promise) result.then(done)

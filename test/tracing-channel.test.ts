@@ -1,18 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { tracingChannel } from 'node:diagnostics_channel'
-import { Hono } from 'hono'
 import { afterEach, describe, expect, it } from 'vitest'
-import {
-  type BackgroundTasksEnv,
-  type BackgroundTasksOptions,
-  backgroundTasks,
-  TASK_CHANNEL,
-  type TaskChannelMessage,
-  task,
-} from '../src/index.ts'
+import { TASK_CHANNEL, type TaskChannelMessage, task } from '../src/index.ts'
 import { defineTask, queueConsumer } from '../src/queue/index.ts'
-import { settled } from '../src/testing.ts'
-import { deferred } from './helpers.ts'
+import { deferred, runWithTasks as run } from './helpers.ts'
 
 // Each attempt is published on the `hono-background-tasks.task` tracing channel, found through
 // process.getBuiltinModule, with Node's traceSync / tracePromise order of events.
@@ -46,18 +37,6 @@ const unsubscribers: (() => void)[] = []
 afterEach(() => {
   for (const unsubscribe of unsubscribers.splice(0)) unsubscribe()
 })
-
-const run = async (options: BackgroundTasksOptions, add: (tasks: BackgroundTasksEnv['Variables']['tasks']) => void) => {
-  const app = new Hono<BackgroundTasksEnv>()
-  app.use(backgroundTasks({ onError: () => {}, ...options }))
-  app.post('/register', (c) => {
-    add(c.var.tasks)
-    return c.text('ok')
-  })
-  const res = await app.request('/register', { method: 'POST' })
-  await res.text()
-  await settled(res)
-}
 
 describe('the tracing channel: start, end and error for each attempt (issue 11, point 3)', () => {
   it("publishes each attempt in Node's order: sync tasks start, [error], end; async ones start, end, [error], asyncStart, asyncEnd", async () => {

@@ -1,8 +1,8 @@
 import { type ConnectionOptions, type Job, Queue, UnrecoverableError, WaitingError, Worker, type WorkerOptions } from 'bullmq'
 import { retryDelayFor, Attempt as TaskAttempt } from '../attempt.ts'
 import { observeAttempt } from '../instrumentation.ts'
+import { tasksByName } from '../queue/define.ts'
 import { parseTaskMessage } from '../queue/message.ts'
-import { isTask } from '../task.ts'
 import type { Task, TaskInfo, TaskInstrumentation, TaskMessage } from '../types.ts'
 import {
   checkCount,
@@ -169,14 +169,7 @@ export const bullmqWorker = <Env = unknown>(options: BullmqWorkerOptions<Env>): 
   }
   if (!Array.isArray(tasks))
     throw new TypeError(`${api}: expected \`tasks\` to be an array of defineTask() tasks, got ${describeValue(tasks)}`)
-  const registry = new Map<string, Task>()
-  for (const task of tasks) {
-    if (!isTask(task) || !task.durable) {
-      throw new TypeError(`${api}: expected every entry of \`tasks\` to come from defineTask(), got ${describeValue(task)}`)
-    }
-    if (registry.has(task.options.name)) throw new TypeError(`${api}: two tasks are named "${task.options.name}"; names must be unique`)
-    registry.set(task.options.name, task)
-  }
+  const registry = tasksByName(api, tasks)
   checkTimeout(api, 'timeout', timeout)
   checkRetryDelay(api, retryDelay)
   checkFunction(api, 'onError', onError)

@@ -1,8 +1,8 @@
 import { Attempt, retryDelayFor } from '../attempt.ts'
 import { observeAttempt } from '../instrumentation.ts'
-import { isTask } from '../task.ts'
 import type { Task, TaskInfo, TaskInstrumentation } from '../types.ts'
 import { checkFunction, checkInstrumentation, checkOptionsObject, checkTimeout, describeValue } from '../validate.ts'
+import { tasksByName } from './define.ts'
 import { parseTaskMessage } from './message.ts'
 
 /** The part of a Cloudflare Queues `Message` the consumer uses. */
@@ -84,14 +84,7 @@ export const queueConsumer = <Env = unknown>(options: QueueConsumerOptions): ((b
   const { tasks, retryDelaySeconds = defaultRetryDelaySeconds, timeout = false, onError = logError, instrumentation } = options ?? {}
   if (!Array.isArray(tasks))
     throw new TypeError(`${api}: expected \`tasks\` to be an array of defineTask() tasks, got ${describeValue(tasks)}`)
-  const registry = new Map<string, Task>()
-  for (const task of tasks) {
-    if (!isTask(task) || !task.durable) {
-      throw new TypeError(`${api}: expected every entry of \`tasks\` to come from defineTask(), got ${describeValue(task)}`)
-    }
-    if (registry.has(task.options.name)) throw new TypeError(`${api}: two tasks are named "${task.options.name}"; names must be unique`)
-    registry.set(task.options.name, task)
-  }
+  const registry = tasksByName(api, tasks)
   if (typeof retryDelaySeconds !== 'function') {
     if (typeof retryDelaySeconds !== 'number' || !(retryDelaySeconds >= 0 && retryDelaySeconds <= MAX_DELAY_SECONDS)) {
       throw new RangeError(

@@ -1,4 +1,4 @@
-import { checkTaskOptions } from '../task.ts'
+import { checkTaskOptions, isTask } from '../task.ts'
 import type { Durable, Task, TaskFunction, TaskOptions, TaskTransport } from '../types.ts'
 import { checkOptionsObject, checkTransport, describeValue } from '../validate.ts'
 import { checkJsonArgs } from './json.ts'
@@ -48,4 +48,20 @@ export const defineTask = <Args extends any[]>(
   checkTransport('defineTask', 'transport', transport)
   const durable: Durable = Object.freeze({ checkArgs: (args: readonly unknown[]) => checkJsonArgs(name, args), transport })
   return Object.freeze({ fn, options: Object.freeze({ ...taskOptions, name }), durable })
+}
+
+/**
+ * The tasks a consumer runs, by name: every entry must come from `defineTask()`, and no two may
+ * share a name. Throws in the one-line style, naming `api`.
+ */
+export const tasksByName = (api: string, tasks: readonly unknown[]): Map<string, Task> => {
+  const registry = new Map<string, Task>()
+  for (const task of tasks) {
+    if (!isTask(task) || !task.durable) {
+      throw new TypeError(`${api}: expected every entry of \`tasks\` to come from defineTask(), got ${describeValue(task)}`)
+    }
+    if (registry.has(task.options.name)) throw new TypeError(`${api}: two tasks are named "${task.options.name}"; names must be unique`)
+    registry.set(task.options.name, task)
+  }
+  return registry
 }
