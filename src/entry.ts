@@ -4,7 +4,8 @@ import { DrainTimeoutError } from './errors.ts'
 import { callHook, endOf, infoOf } from './hooks.ts'
 import { observeAttempt } from './instrumentation.ts'
 import type { ResolvedOptions } from './options.ts'
-import type { TaskFunction, TaskOptions, TaskTransport } from './types.ts'
+import { taskName } from './task.ts'
+import type { Durable, TaskFunction, TaskOptions, TaskTransport } from './types.ts'
 
 /** Where an added task is in its life. */
 export type EntryState = 'waiting' | 'running' | 'done' | 'skipped'
@@ -16,21 +17,45 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  * options say, with the hooks around each), then done; or skipped, or sent to a transport.
  */
 export class Entry {
+  // Declared, not class fields: as ES2022 fields each would be defined once more before the constructor
+  // assigns it, and an entry is made per added task.
+  declare readonly fn: TaskFunction
+  declare readonly args: readonly unknown[]
+  /** `task()`'s options; a bare function has none. */
+  declare readonly options: Readonly<TaskOptions>
+  /** What makes it durable: `defineTask()`'s check and send. */
+  declare readonly durable: Durable | undefined
+  /** A durable task with a transport is sent there, by `durable.send`, instead of being run. */
+  declare readonly transport: TaskTransport | undefined
+  /** What the instrumentation captured at `add()` (the active span, say), given back to it for each attempt. */
+  declare readonly origin: unknown
   #state: EntryState = 'waiting'
   /** The attempt running now, so that a drain can abort it. */
   #attempt: Attempt | undefined
   #id: string | undefined
+  #name: string | undefined
 
   constructor(
-    readonly fn: TaskFunction,
-    readonly args: readonly unknown[],
-    readonly name: string,
-    readonly options: Readonly<TaskOptions>,
-    /** A durable task with a transport is sent there instead of being run. */
-    readonly transport?: TaskTransport,
-    /** What the instrumentation captured at `add()` (the active span, say), given back to it for each attempt. */
-    readonly origin?: unknown,
-  ) {}
+    fn: TaskFunction,
+    args: readonly unknown[],
+    options: Readonly<TaskOptions>,
+    durable: Durable | undefined,
+    transport: TaskTransport | undefined,
+    origin: unknown,
+  ) {
+    this.fn = fn
+    this.args = args
+    this.options = options
+    this.durable = durable
+    this.transport = transport
+    this.origin = origin
+  }
+
+  /** Its options' `name`, else its function's: read when first needed, since `fn.name` is a slow accessor on Node 20. */
+  get name(): string {
+    this.#name ??= this.options.name ?? taskName(this.fn)
+    return this.#name
+  }
 
   /** `this.id` in the task, and its queue message's id; made when first read. */
   get id(): string {
@@ -63,12 +88,14 @@ export class Entry {
   }
 
   /**
-   * Runs the first attempt here and now, for a list without start or end hooks. Returns nothing
-   * when it was over at once (a task that returns without a promise); otherwise the rest of its
-   * run, which never rejects.
+   * Runs the task's attempts, with the hooks around each. Returns nothing when it was over at once
+   * (no hooks, and a task that returns without a promise); otherwise the rest of its run, which
+   * never rejects.
    */
-  runInline(c: Context, options: ResolvedOptions): Promise<void> | undefined {
+  run(c: Context, options: ResolvedOptions): Promise<void> | undefined {
     this.#state = 'running'
+    if (options.onTaskStart || options.onTaskEnd) return this.#run(c, options)
+    // Without start or end hooks, the first attempt runs here and now: no promise, no timer.
     const context = new Attempt(this, 1, c.env)
     this.#attempt = context
     const result = observeAttempt(context, this.options.timeout ?? options.timeout, options.instrumentation, this.origin)
@@ -76,12 +103,6 @@ export class Entry {
     this.#attempt = undefined
     this.#state = 'done'
     return undefined
-  }
-
-  /** Runs every attempt, with the hooks around each. Never rejects. */
-  run(c: Context, options: ResolvedOptions): Promise<void> {
-    this.#state = 'running'
-    return this.#run(c, options)
   }
 
   async #run(c: Context, options: ResolvedOptions, first?: Attempt, firstResult?: Outcome | Promise<Outcome>): Promise<void> {
@@ -92,9 +113,9 @@ export class Entry {
       let context: Attempt
       let result: Outcome | Promise<Outcome>
       let started = 0
-      if (n === 1 && first && firstResult) {
+      if (n === 1 && first) {
         context = first
-        result = firstResult
+        result = firstResult as Outcome | Promise<Outcome>
       } else {
         if (onTaskStart) await callHook(onTaskStart, 'onTaskStart', infoOf(this, n), c)
         context = new Attempt(this, n, c.env)

@@ -41,16 +41,39 @@ export interface DrainOptions {
   timeout?: number | false
 }
 
-const inProcess = new Set<TrackedWork>()
+/** A request's place in the registry, from `track()` to `untrack()`. */
+export interface Ticket {
+  readonly work: TrackedWork
+}
+
+/**
+ * The registry is a doubly linked list of tickets, oldest first: a Set that grows from empty and
+ * shrinks back rehashes on every request (callgrind: about 250 more instructions per request).
+ */
+interface Link extends Ticket {
+  prev: Link | undefined
+  next: Link | undefined
+}
+
+let first: Link | undefined
+let last: Link | undefined
+let tracked = 0
 /** Requests inside the middleware that have not handed off yet: a drain must wait for them too. */
 let inFlight = 0
 /** Wakes the drains that are waiting, whenever the registry or the in-flight count changes. */
 const wakers = new Set<() => void>()
-/** Lists that draining calls have seen, so that work registered and finished meanwhile is named. */
+/** Work that draining calls have seen, so that work registered and finished meanwhile is named. */
 const drains = new Set<Set<TrackedWork>>()
 
 const changed = (): void => {
   for (const wake of wakers) wake()
+}
+
+/** The work the registry holds, oldest first. */
+const held = (): TrackedWork[] => {
+  const works: TrackedWork[] = []
+  for (let node = first; node; node = node.next) works.push(node.work)
+  return works
 }
 
 /** Counts a request in flight until `leave()`; the middleware calls both. */
@@ -64,15 +87,28 @@ export const leave = (): void => {
   if (wakers.size > 0) changed()
 }
 
-/** Keeps a request's work in the registry until `untrack()`. */
-export const track = (work: TrackedWork): void => {
-  inProcess.add(work)
-  for (const seen of drains) seen.add(work)
+/** Keeps a request's work in the registry until `untrack()` with the ticket it returns. */
+export const track = (work: TrackedWork): Ticket => {
+  const node: Link = { work, prev: last, next: undefined }
+  if (last) last.next = node
+  else first = node
+  last = node
+  tracked++
+  if (drains.size > 0) for (const seen of drains) seen.add(work)
+  return node
 }
 
-/** The request's work has settled (a no-op for work the registry does not hold). */
-export const untrack = (work: TrackedWork): void => {
-  if (inProcess.delete(work) && wakers.size > 0) changed()
+/** The request's work has settled. Call it once per ticket. */
+export const untrack = (ticket: Ticket): void => {
+  const node = ticket as Link
+  if (node.prev) node.prev.next = node.next
+  else first = node.next
+  if (node.next) node.next.prev = node.prev
+  else last = node.prev
+  // A ticket kept after it was untracked must not hold other requests' work.
+  node.prev = node.next = undefined
+  tracked--
+  if (wakers.size > 0) changed()
 }
 
 /**
@@ -82,7 +118,7 @@ export const untrack = (work: TrackedWork): void => {
  */
 export const pendingTasks = (): PendingTask[] => {
   const pending: PendingTask[] = []
-  for (const work of inProcess) {
+  for (const work of held()) {
     for (const task of work.tasks) {
       if (task.state === 'waiting' || task.state === 'running') pending.push({ name: task.name, state: task.state, request: work.request })
     }
@@ -101,7 +137,7 @@ export const drainTasks = async (options: DrainOptions = {}): Promise<DrainResul
   checkOptionsObject('drainTasks', options, ['timeout'])
   const { timeout = 10_000 } = options
   checkTimeout('drainTasks', 'timeout', timeout)
-  const seen = new Set<TrackedWork>(inProcess)
+  const seen = new Set<TrackedWork>(held())
   // Tasks already done when the drain starts did not finish during it.
   const doneBefore = new Set<TrackedTask>()
   for (const work of seen) for (const task of work.tasks) if (task.state === 'done') doneBefore.add(task)
@@ -114,7 +150,7 @@ export const drainTasks = async (options: DrainOptions = {}): Promise<DrainResul
   const waker = () => wake()
   wakers.add(waker)
   try {
-    while (inProcess.size > 0 || inFlight > 0) {
+    while (tracked > 0 || inFlight > 0) {
       const change = new Promise<'changed'>((resolve) => {
         wake = () => resolve('changed')
       })

@@ -1,11 +1,9 @@
 import type { Context } from 'hono'
 import { Attempt, runAttempt } from './attempt.ts'
-import type { Entry } from './entry.ts'
 import { TaskSendError } from './errors.ts'
 import { callHook, endOf, infoOf } from './hooks.ts'
 import { observeSend } from './instrumentation.ts'
-import type { ResolvedOptions } from './options.ts'
-import type { TaskMessage, TaskSendResult, TaskTransport } from './types.ts'
+import type { Sending, SendSettings, TaskMessage, TaskSendResult, TaskTransport } from './types.ts'
 import { describeValue } from './validate.ts'
 
 /** Why message `i` of a send was refused, or `undefined` if it was accepted. */
@@ -24,8 +22,16 @@ const refusalOf = (results: unknown, i: number, count: number): unknown => {
   )
 }
 
-/** Hands consecutive durable tasks to their transport in one call, and reports each. Never rejects. */
-export const sendEntries = async (batch: Entry[], transport: TaskTransport, c: Context, options: ResolvedOptions): Promise<void> => {
+/**
+ * Hands consecutive durable tasks to their transport in one call, and reports each. Never rejects.
+ * `defineTask()` attaches it to its tasks as `durable.send`: the core reaches it only through them.
+ */
+export const sendEntries = async (
+  batch: readonly Sending[],
+  transport: TaskTransport,
+  c: Context,
+  options: SendSettings,
+): Promise<void> => {
   const infos = batch.map((entry) => {
     entry.send()
     return infoOf(entry, 1)
@@ -51,7 +57,7 @@ export const sendEntries = async (batch: Entry[], transport: TaskTransport, c: C
     const refused = result.outcome === 'success' ? refusalOf(results, i, batch.length) : result.error
     const error = result.outcome === 'success' && refused === undefined ? undefined : new TaskSendError(info.name, refused)
     if (options.onTaskEnd) {
-      const end = endOf(batch[i] as Entry, 1, error ? 'error' : 'sent', duration, error, false)
+      const end = endOf(batch[i] as Sending, 1, error ? 'error' : 'sent', duration, error, false)
       await callHook(options.onTaskEnd, 'onTaskEnd', end, c)
     }
     if (error) await callHook(options.onError, 'onError', error, info, c)

@@ -4,14 +4,21 @@ import { callHook, endOf } from './hooks.ts'
 import { captureOrigin } from './instrumentation.ts'
 import type { Lifetime } from './lifetime.ts'
 import type { ResolvedOptions } from './options.ts'
-import { type TrackedWork, track, untrack } from './registry.ts'
-import { sendEntries } from './send.ts'
+import { type Ticket, type TrackedWork, track, untrack } from './registry.ts'
 import type { Work } from './settled.ts'
 import { isTask, taskName } from './task.ts'
-import type { BackgroundTasks, Task, TaskFunction, TaskOptions, TaskTransport } from './types.ts'
+import type { BackgroundTasks, Durable, Task, TaskFunction, TaskOptions, TaskTransport } from './types.ts'
 import { describeValue } from './validate.ts'
 
 const NO_OPTIONS: Readonly<TaskOptions> = Object.freeze({})
+/** Shared by every list until its first add (most requests add no task or one); never written to. */
+const NONE: Entry[] = []
+
+const nameOf = (fn: TaskFunction | Task): string => (typeof fn === 'function' ? taskName(fn) : fn.options.name)
+
+/** Durable tasks carry their own sender (`defineTask()` attaches it), so that the core does not. */
+const sendBatch = (batch: Entry[], transport: TaskTransport, c: Context, options: ResolvedOptions): Promise<void> =>
+  ((batch[0] as Entry).durable as Durable).send(batch, transport, c, options)
 
 /**
  * The tasks of one request, behind `c.var.tasks`, and the owner of their work from `add()` to done.
@@ -23,7 +30,7 @@ const NO_OPTIONS: Readonly<TaskOptions> = Object.freeze({})
 export class TaskList implements BackgroundTasks, TrackedWork, Work {
   readonly #c: Context
   readonly #options: ResolvedOptions
-  readonly #entries: Entry[] = []
+  #entries = NONE
   #state: 'collecting' | 'running' | 'done' = 'collecting'
   /** Index of the next entry to start. */
   #cursor = 0
@@ -39,6 +46,8 @@ export class TaskList implements BackgroundTasks, TrackedWork, Work {
   /** Made by the first `done()`; resolves it. */
   #done: Promise<void> | undefined
   #resolveDone: (() => void) | undefined
+  /** The in-process registry's hold on this work, until it is done. */
+  #ticket: Ticket | undefined
 
   constructor(c: Context, options: ResolvedOptions) {
     this.#c = c
@@ -64,31 +73,31 @@ export class TaskList implements BackgroundTasks, TrackedWork, Work {
   add<Args extends any[]>(fn: TaskFunction<Args> | Task<Args>, ...args: Args): void {
     const bare = typeof fn === 'function'
     if (!bare && !isTask(fn)) throw new TypeError(`tasks.add: expected a function or a task() to run, got ${describeValue(fn)}`)
-    const name = bare ? taskName(fn) : fn.options.name
     if (this.#state === 'done') {
       throw new Error(
-        `tasks.add: the background work of ${this.request} has already finished, so task "${name}" would never run; add tasks from the handler or from a task that is still running`,
+        `tasks.add: the background work of ${this.request} has already finished, so task "${nameOf(fn)}" would never run; add tasks from the handler or from a task that is still running`,
       )
     }
     if (this.#entries.length >= this.#options.maxTasks) {
       throw new RangeError(
-        `tasks.add: ${this.request} already has ${this.#entries.length} tasks, the \`maxTasks\` limit; task "${name}" was not added (raise \`maxTasks\` in backgroundTasks() if this is expected)`,
+        `tasks.add: ${this.request} already has ${this.#entries.length} tasks, the \`maxTasks\` limit; task "${nameOf(fn)}" was not added (raise \`maxTasks\` in backgroundTasks() if this is expected)`,
       )
     }
     let entry: Entry
     const { instrumentation } = this.#options
     if (bare) {
-      entry = new Entry(fn, args, name, NO_OPTIONS, undefined, instrumentation && captureOrigin(instrumentation))
+      entry = new Entry(fn, args, NO_OPTIONS, undefined, undefined, instrumentation && captureOrigin(instrumentation))
     } else {
       const { durable } = fn
       // A durable task's arguments are checked even without a transport, so that tests catch them.
       const checked = durable ? durable.checkArgs(args) : args
       const transport = durable && (durable.transport ?? this.#options.transport)
-      entry = new Entry(fn.fn, checked, name, fn.options, transport, instrumentation && captureOrigin(instrumentation))
+      entry = new Entry(fn.fn, checked, fn.options, durable, transport, instrumentation && captureOrigin(instrumentation))
       // The transport may refuse the message it would send (over its queue's size limit, say).
-      entry.transport?.check?.({ task: name, args: checked, id: entry.id, enqueuedAt: Date.now() })
+      transport?.check?.({ task: entry.name, args: checked, id: entry.id, enqueuedAt: Date.now() })
     }
-    this.#entries.push(entry)
+    if (this.#entries === NONE) this.#entries = [entry]
+    else this.#entries.push(entry)
     if (this.#state === 'running') this.#pump()
     else {
       if (!this.#open) this.#gate()
@@ -132,7 +141,7 @@ export class TaskList implements BackgroundTasks, TrackedWork, Work {
    * or the platform's `waitUntil` gets a promise of it. Called once, when the work is handed off.
    */
   keepAlive(lifetime: Lifetime): void {
-    if (lifetime.kind === 'in-process') track(this)
+    if (lifetime.kind === 'in-process') this.#ticket = track(this)
     else if (lifetime.kind === 'waitUntil') {
       try {
         lifetime.waitUntil(this.done())
@@ -187,7 +196,7 @@ export class TaskList implements BackgroundTasks, TrackedWork, Work {
       else groups.set(transport, [entry])
     }
     if (!groups) return undefined
-    return Promise.all([...groups].map(([transport, entries]) => sendEntries(entries, transport, this.#c, this.#options))).then(() => {})
+    return Promise.all([...groups].map(([transport, entries]) => sendBatch(entries, transport, this.#c, this.#options))).then(() => {})
   }
 
   /** Resolves once every task has settled; never rejects. */
@@ -217,8 +226,6 @@ export class TaskList implements BackgroundTasks, TrackedWork, Work {
     const c = this.#c
     const options = this.#options
     const entries = this.#entries
-    // Without hooks, a task that returns without a promise is done right here: no promise, no timer.
-    const inline = !options.onTaskStart && !options.onTaskEnd
     while (this.#active < options.concurrency && this.#cursor < entries.length) {
       const entry = entries[this.#cursor++] as Entry
       // Skipped, or already sent before the response.
@@ -234,9 +241,9 @@ export class TaskList implements BackgroundTasks, TrackedWork, Work {
           this.#cursor++
           if (following.state === 'waiting') batch.push(following)
         }
-        work = sendEntries(batch, transport, c, options)
+        work = sendBatch(batch, transport, c, options)
       } else {
-        work = inline ? entry.runInline(c, options) : entry.run(c, options)
+        work = entry.run(c, options)
         if (!work) continue
       }
       this.#active++
@@ -261,6 +268,7 @@ export class TaskList implements BackgroundTasks, TrackedWork, Work {
   #finish(): void {
     this.#state = 'done'
     this.#resolveDone?.()
-    untrack(this)
+    if (this.#ticket) untrack(this.#ticket)
+    this.#ticket = undefined
   }
 }

@@ -1,3 +1,4 @@
+import { sendEntries } from '../send.ts'
 import { checkTaskOptions, isTask } from '../task.ts'
 import type { Durable, Task, TaskFunction, TaskOptions, TaskTransport } from '../types.ts'
 import { checkOptionsObject, checkTransport, describeValue } from '../validate.ts'
@@ -46,7 +47,11 @@ export const defineTask = <Args extends any[]>(
   const { transport, ...taskOptions } = options
   checkTaskOptions('defineTask', taskOptions)
   checkTransport('defineTask', 'transport', transport)
-  const durable: Durable = Object.freeze({ checkArgs: (args: readonly unknown[]) => checkJsonArgs(name, args), transport })
+  const durable: Durable = Object.freeze({
+    checkArgs: (args: readonly unknown[]) => checkJsonArgs(name, args),
+    transport,
+    send: sendEntries,
+  })
   return Object.freeze({ fn, options: Object.freeze({ ...taskOptions, name }), durable })
 }
 

@@ -1,0 +1,43 @@
+import { Hono } from 'hono'
+import { describe, expect, it } from 'vitest'
+import { type BackgroundTasksEnv, backgroundTasks, drainTasks, pendingTasks } from '../src/index.ts'
+import { settled } from '../src/testing.ts'
+import { deferred } from './helpers.ts'
+
+describe('the in-process registry (9)', () => {
+  it('lists requests oldest first, and forgets each once its work is done, in whatever order they finish', async () => {
+    const gates = { a: deferred(), b: deferred(), c: deferred(), d: deferred() }
+    const app = new Hono<BackgroundTasksEnv>()
+    // The path, not the default route pattern, so that the requests can be told apart.
+    app.use(backgroundTasks({ describeRequest: (c) => `${c.req.method} ${c.req.path}` }))
+    app.get('/:id', (c) => {
+      const id = c.req.param('id') as keyof typeof gates
+      c.var.tasks.add(async function wait() {
+        await gates[id].promise
+      })
+      return c.text(id)
+    })
+    const responses = { a: await app.request('/a'), b: await app.request('/b'), c: await app.request('/c') }
+    for (const res of Object.values(responses)) await res.text()
+    const requests = () => pendingTasks().map((task) => task.request)
+    expect(requests()).toEqual(['GET /a', 'GET /b', 'GET /c'])
+
+    // The middle one first, then the oldest, then the newest: each leaves the others listed in order.
+    gates.b.resolve()
+    await settled(responses.b)
+    expect(requests()).toEqual(['GET /a', 'GET /c'])
+    gates.a.resolve()
+    await settled(responses.a)
+    expect(requests()).toEqual(['GET /c'])
+    const late = await app.request('/d')
+    await late.text()
+    expect(requests()).toEqual(['GET /c', 'GET /d'])
+    gates.c.resolve()
+    await settled(responses.c)
+    expect(requests()).toEqual(['GET /d'])
+    gates.d.resolve()
+    await settled(late)
+    expect(requests()).toEqual([])
+    expect(await drainTasks({ timeout: 1_000 })).toEqual({ finished: [], unfinished: [] })
+  })
+})
