@@ -204,12 +204,13 @@ export const slowClients = async ({
   const env = environment()
   const started = performance.now()
   const names = runtimeList('BENCH_SLOW_RUNTIMES', DEFAULT_RUNTIMES)
+  const bodies = runtimeList('BENCH_SLOW_BODIES', Object.keys(BODIES))
   const results = {}
   const failed = {}
   for (let round = 0; round < rounds; round++) {
     for (const name of rotate(names, round)) {
       if (failed[name]) continue
-      for (const body of rotate(Object.keys(BODIES), round)) {
+      for (const body of rotate(bodies, round)) {
         const pair = {}
         try {
           for (const variant of (round + names.indexOf(name)) % 2 ? ['bare', 'tasks'] : ['tasks', 'bare']) {

@@ -31,17 +31,21 @@ const initOf = (res: Response, headers: Headers): ResponseInit => {
 
 /**
  * Passes a streamed body on one chunk per pull of its consumer (a high-water mark of 0 reads
- * nothing ahead), and tells when its last chunk was read or it was cancelled.
+ * nothing ahead), and tells when its last chunk was read or it was cancelled. A byte stream is read
+ * into buffers of `PEEK_LIMIT` bytes: workerd hands a buffered body out in 4 KiB chunks, and each
+ * chunk passed on costs a turn of its event loop.
  */
 const watchStream = (init: ResponseInit, body: ReadableStream<Uint8Array>, start: () => void): Response => {
-  const reader = body.getReader()
+  const bytes = byobReader(body)
+  const reader = bytes ?? body.getReader()
+  const read = bytes ? () => bytes.read(new Uint8Array(PEEK_LIMIT)) : () => (reader as ReadableStreamDefaultReader<Uint8Array>).read()
   // A turn later, so that the runtime has written the last chunk out before the tasks start.
   const done = () => setTimeout(start, 0)
   const stream = new ReadableStream<Uint8Array>(
     {
       async pull(controller) {
         try {
-          const result = await reader.read()
+          const result = await read()
           if (result.done) {
             controller.close()
             done()
@@ -59,6 +63,15 @@ const watchStream = (init: ResponseInit, body: ReadableStream<Uint8Array>, start
     { highWaterMark: 0 },
   )
   return markWatched(new Response(stream, init))
+}
+
+/** A BYOB reader of `body` where it is a byte stream (workerd's and undici's own bodies are). */
+const byobReader = (body: ReadableStream<Uint8Array>): ReadableStreamBYOBReader | undefined => {
+  try {
+    return body.getReader({ mode: 'byob' })
+  } catch {
+    return undefined
+  }
 }
 
 /**

@@ -89,6 +89,16 @@ export const passThroughSuite = (target: () => PassThroughTarget, rules: PassThr
       expect((await waitFor(run, (s) => s.taskRan)).taskRan).toBe(true)
     })
 
+    it('sends a large buffered body whole, then runs its task', async () => {
+      const bytes = 8 * 1024 * 1024 + 1234
+      const bare = await (await target().fetch(`/pt/bare/buffer/${newRun()}?bytes=${bytes}`)).arrayBuffer()
+      const run = newRun()
+      const body = await (await target().fetch(`/pt/mw/buffer/${run}?bytes=${bytes}`)).arrayBuffer()
+      expect(body.byteLength).toBe(bytes)
+      expect(await sha256(body)).toBe(await sha256(bare))
+      expect((await waitFor(run, (s) => s.taskRan)).taskRan).toBe(true)
+    })
+
     it('passes a 100 MiB stream on as it is read: the first byte comes before the rest is made, and the task waits for the end', async () => {
       const run = newRun()
       const res = await target().fetch(`/pt/mw/large/${run}?bytes=${LARGE}`)
@@ -132,6 +142,13 @@ export const passThroughSuite = (target: () => PassThroughTarget, rules: PassThr
         client.destroy()
         const gone = await waitFor(run, (s) => s.taskRan)
         expect(gone.produced).toBeLessThan(LARGE)
+      })
+
+      it('with a raw-socket client that stops reading a large buffered body: the task runs once the client leaves', async () => {
+        const run = newRun()
+        const client = await stallingClient(target().origin!, `/pt/mw/buffer/${run}?bytes=${BUFFERED_OVER_HTTP}`, 1024 * 1024)
+        client.destroy()
+        expect((await waitFor(run, (s) => s.taskRan)).taskRan).toBe(true)
       })
     }
   })
