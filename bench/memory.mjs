@@ -1,7 +1,7 @@
 // 5. Memory: resident memory (and V8 heap) of the Node server before and after 100,000 requests that each
 // add a task, once the work has settled and after a full GC; a bare Hono server takes the same load in
 // alternating chunks as the control for what the runtime itself does.
-import { cannon, getJson, waitForTasks } from './lib/load.mjs'
+import { generator, getJson, loadRequests, waitForTasks } from './lib/load.mjs'
 import { envNumber, isMain } from './lib/main.mjs'
 import { killAll } from './lib/proc.mjs'
 import { environment, runAlone } from './lib/report.mjs'
@@ -35,14 +35,14 @@ export const memory = async ({
   try {
     const before = {}
     for (const name of names) {
-      await cannon({ url: `${servers[name].url}/`, connections, amount: 10_000 }) // warm-up: JIT, pools, caches
+      await loadRequests({ url: `${servers[name].url}/`, connections, requests: 10_000 }) // warm-up: JIT, pools, caches
       before[name] = await settle(servers[name])
     }
     const trail = Object.fromEntries(names.map((n) => [n, [before[n]]]))
     const perChunk = Math.ceil(total / chunks)
     for (let chunk = 0; chunk < chunks; chunk++) {
       for (const name of chunk % 2 ? [...names].reverse() : names) {
-        const load = await cannon({ url: `${servers[name].url}/`, connections, amount: perChunk })
+        const load = await loadRequests({ url: `${servers[name].url}/`, connections, requests: perChunk })
         if (load.errors) throw new Error(`${name}: ${load.errors} errors under load`)
         trail[name].push(await settle(servers[name]))
       }
@@ -63,7 +63,7 @@ export const memory = async ({
       intro: [
         `Node, @hono/node-server, \`--expose-gc\`. The library server adds one 5 ms task per request; the control is bare Hono.`,
         `After a 10,000-request warm-up each, ${fmt.int(total)} requests per server in ${chunks} chunks, the two servers taking turns`,
-        '(autocannon, 50 connections). Each measurement waits until every task has completed, then runs `gc()` twice.',
+        `(${generator}, ${connections} connections; wrk runs in pieces of 1-2 s until a chunk's requests are answered, so a chunk can run a little over). Each measurement waits until every task has completed, then runs \`gc()\` twice.`,
       ].join('\n'),
       tables: [
         {
