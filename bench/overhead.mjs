@@ -56,13 +56,18 @@ export const overhead = async ({
 } = {}) => {
   const env = environment()
   const started = performance.now()
-  const servers = {}
-  for (const [id, variant] of VARIANTS) servers[id] = await startNode(variant, { name: `node:${id}` })
   const ids = VARIANTS.map(([id]) => id)
-  try {
-    for (const id of ids) await load({ url: `${servers[id].url}/`, connections, duration: 2 }) // JIT warm-up
-    const results = []
-    for (let round = 0; round < rounds; round++) {
+  const results = []
+  // Completed and added tasks, summed over the rounds' processes.
+  const final = Object.fromEntries(ids.map((id) => [id, { completed: 0, added: 0 }]))
+  for (let round = 0; round < rounds; round++) {
+    // Fresh processes every round: two identical Node processes can differ by 10-20% for the whole of their
+    // lives (what the JIT happened to inline, where things landed in memory), which one process per variant
+    // would turn into a bias; new ones each round turn it into noise that the median of the rounds absorbs.
+    const servers = {}
+    try {
+      for (const [id, variant] of VARIANTS) servers[id] = await startNode(variant, { name: `node:${id}` })
+      for (const id of ids) await load({ url: `${servers[id].url}/`, connections, duration: 1 }) // JIT warm-up
       const measured = {}
       for (const id of orderOf(round)) {
         const server = servers[id]
@@ -75,125 +80,121 @@ export const overhead = async ({
         if (run.errors) throw new Error(`${id}: ${run.errors} errors under load`)
         await sleep(200)
       }
+      for (const id of ids) {
+        const stats = await waitForTasks(servers[id])
+        final[id].completed += stats.completed
+        final[id].added += stats.added
+      }
       results.push(measured)
       const line = ids.map((id) => `${id} ${fmt.int(measured[id].rps)}/s`).join(', ')
       console.error(`[overhead] round ${round + 1}/${rounds}: ${line}`)
+    } finally {
+      await Promise.all(Object.values(servers).map((s) => s.stop()))
     }
-    const final = {}
-    for (const id of ids) final[id] = await waitForTasks(servers[id])
-
-    const ratio = (id, base, key) => results.map((r) => r[id][key] / r[base][key])
-    const rows = VARIANTS.map(([id, , label, base]) => ({
-      id,
-      label,
-      base,
-      rps: median(results.map((r) => r[id].rps)),
-      p50: median(results.map((r) => r[id].p50)),
-      p99: median(results.map((r) => r[id].p99)),
-      cpu: median(results.map((r) => r[id].cpuPerRequest)),
-      vsBare: ratio(id, 'bare', 'rps'),
-      rpsRatios: base ? ratio(id, base, 'rps') : [],
-      p99Ratios: base ? ratio(id, base, 'p99') : [],
-      cpuRatios: base ? ratio(id, base, 'cpuPerRequest') : [],
-      tasks: WITH_TASKS.includes(id) ? `${fmt.int(final[id].completed)} / ${fmt.int(final[id].added)}` : 'none',
-    }))
-    const byId = Object.fromEntries(rows.map((row) => [row.id, row]))
-    const of = (id, key) => median(byId[id][key])
-    const aaRps = byId.floor2.rpsRatios.map((r) => Math.abs(1 - r))
-    // What this run can resolve: how far the median of two identical servers strays from 1, or the standard
-    // error of a median of per-round ratios with the A/A control's spread, whichever is larger. A ratio closer
-    // to its target than this is inconclusive.
-    const noise = (key) => {
-      const aa = byId.floor2[key]
-      const mean = aa.reduce((a, b) => a + b, 0) / aa.length
-      const sd = Math.sqrt(aa.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, aa.length - 1))
-      return Math.max(Math.abs(1 - median(aa)), (1.2533 * sd) / Math.sqrt(aa.length))
-    }
-    const baseLabel = (id) => (id === 'floor-bare' ? "the floor's no-task server" : 'the floor')
-    const command = generatorCommand({ connections, duration })
-    return {
-      id: 'overhead',
-      title: '1. Overhead on @hono/node-server',
-      env,
-      seconds: (performance.now() - started) / 1000,
-      intro: [
-        `\`GET /\` answering \`{"hello":"world"}\`, one Node process per variant, loaded by **${generator}** (\`${command}\`) on 127.0.0.1,`,
-        `after a 2 s warm-up; ${rounds} rounds, in which the variants compared with each other run next to each other, in an order that`,
-        'rotates and reverses from round to round. The floor is what any Hono middleware costs: a no-op',
-        'async middleware (so `app.fetch` returns a promise and @hono/node-server leaves its synchronous fast path), plus',
-        "`setImmediate(task)` in the handler for the variants that run a task. The library's routes add tasks with",
-        "`c.get('tasks').add(task)`; the `c.var` variant is the same route written with `c.var.tasks.add(task)`, and shows what",
-        "Hono's `c.var` getter costs (it builds an object from all the context's variables on every read). Ratios are the medians of the per-round ratios",
-        "(range in brackets). Server CPU per request is the server process's user + system CPU time over the round, including the",
-        'tasks it ran after the responses, divided by the requests. The A/A control is a second, identical floor process: how far',
-        'its ratios stray from 1.000, and how much they spread, is what this run can resolve: a ratio closer to its target than that',
-        'is reported as inconclusive.',
-      ].join('\n'),
-      tables: [
-        {
-          caption: `Medians of the rounds (${generator}):`,
-          headers: ['Variant', 'req/s', 'vs bare Hono', 'p50', 'p99', 'server CPU/req', 'tasks completed / added'],
-          rows: rows.map((r) => [
-            r.label,
-            fmt.int(r.rps),
-            r.id === 'bare' ? '' : fmt.ratio(median(r.vsBare)),
-            fmt.ms(r.p50),
-            fmt.ms(r.p99),
-            `${r.cpu.toFixed(1)} µs`,
-            r.tasks,
-          ]),
-        },
-        {
-          caption: `Relative to the floor (median of per-round ratios, [min-max]; ${generator}):`,
-          headers: ['Variant', 'compared with', 'req/s ratio', 'p99 ratio', 'CPU/req ratio'],
-          rows: rows
-            .filter((r) => r.base)
-            .map((r) => [
-              r.label,
-              baseLabel(r.base),
-              `${fmt.ratio(median(r.rpsRatios))} [${fmt.range(r.rpsRatios)}]`,
-              `${fmt.ratio(median(r.p99Ratios))} [${fmt.range(r.p99Ratios)}]`,
-              `${fmt.ratio(median(r.cpuRatios))} [${fmt.range(r.cpuRatios)}]`,
-            ]),
-        },
-      ],
-      targets: [
-        ratioTarget(
-          "req/s, middleware mounted, no task, vs the floor's no-task server",
-          of('mounted', 'rpsRatios'),
-          0.98,
-          noise('rpsRatios'),
-        ),
-        ratioTarget('req/s, one no-op task, vs the floor', of('one', 'rpsRatios'), 0.97, noise('rpsRatios')),
-        ratioTarget('req/s, three no-op tasks, vs the floor', of('three', 'rpsRatios'), 0.93, noise('rpsRatios')),
-        ...['mounted', 'one', 'three'].flatMap((id) => [
-          ratioTarget(`p99 latency, ${byId[id].label}, vs ${baseLabel(byId[id].base)}`, of(id, 'p99Ratios'), 1.1, noise('p99Ratios'), {
-            atMost: true,
-          }),
-          ratioTarget(
-            `server CPU/request, ${byId[id].label}, vs ${baseLabel(byId[id].base)}`,
-            of(id, 'cpuRatios'),
-            1.1,
-            noise('cpuRatios'),
-            {
-              atMost: true,
-            },
-          ),
+  }
+  const ratio = (id, base, key) => results.map((r) => r[id][key] / r[base][key])
+  const rows = VARIANTS.map(([id, , label, base]) => ({
+    id,
+    label,
+    base,
+    rps: median(results.map((r) => r[id].rps)),
+    p50: median(results.map((r) => r[id].p50)),
+    p99: median(results.map((r) => r[id].p99)),
+    cpu: median(results.map((r) => r[id].cpuPerRequest)),
+    vsBare: ratio(id, 'bare', 'rps'),
+    rpsRatios: base ? ratio(id, base, 'rps') : [],
+    p99Ratios: base ? ratio(id, base, 'p99') : [],
+    cpuRatios: base ? ratio(id, base, 'cpuPerRequest') : [],
+    tasks: WITH_TASKS.includes(id) ? `${fmt.int(final[id].completed)} / ${fmt.int(final[id].added)}` : 'none',
+  }))
+  const byId = Object.fromEntries(rows.map((row) => [row.id, row]))
+  const of = (id, key) => median(byId[id][key])
+  const aaRps = byId.floor2.rpsRatios.map((r) => Math.abs(1 - r))
+  // What this run can resolve: how far the median of two identical servers strays from 1, or the standard
+  // error of a median of per-round ratios with the A/A control's spread, whichever is larger. A ratio closer
+  // to its target than this is inconclusive.
+  const noise = (key) => {
+    const aa = byId.floor2[key]
+    const mean = aa.reduce((a, b) => a + b, 0) / aa.length
+    const sd = Math.sqrt(aa.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, aa.length - 1))
+    return Math.max(Math.abs(1 - median(aa)), (1.2533 * sd) / Math.sqrt(aa.length))
+  }
+  const baseLabel = (id) => (id === 'floor-bare' ? "the floor's no-task server" : 'the floor')
+  const command = generatorCommand({ connections, duration })
+  return {
+    id: 'overhead',
+    title: '1. Overhead on @hono/node-server',
+    env,
+    seconds: (performance.now() - started) / 1000,
+    intro: [
+      `\`GET /\` answering \`{"hello":"world"}\`, one Node process per variant, started afresh every round and warmed up for 1 s, loaded`,
+      `by **${generator}** (\`${command}\`) on 127.0.0.1; ${rounds} rounds, in which the variants compared with each other run next to each other, in an order that`,
+      'rotates and reverses from round to round. The floor is what any Hono middleware costs: a no-op',
+      'async middleware (so `app.fetch` returns a promise and @hono/node-server leaves its synchronous fast path), plus',
+      "`setImmediate(task)` in the handler for the variants that run a task. The library's routes add tasks with",
+      "`c.get('tasks').add(task)`; the `c.var` variant is the same route written with `c.var.tasks.add(task)`, and shows what",
+      "Hono's `c.var` getter costs (it builds an object from all the context's variables on every read). Ratios are the medians of the per-round ratios",
+      "(range in brackets). Server CPU per request is the server process's user + system CPU time over the round, including the",
+      'tasks it ran after the responses, divided by the requests. The A/A control is a second, identical floor process: how far',
+      'its ratios stray from 1.000, and how much they spread, is what this run can resolve: a ratio closer to its target than that',
+      'is reported as inconclusive.',
+    ].join('\n'),
+    tables: [
+      {
+        caption: `Medians of the rounds (${generator}):`,
+        headers: ['Variant', 'req/s', 'vs bare Hono', 'p50', 'p99', 'server CPU/req', 'tasks completed / added'],
+        rows: rows.map((r) => [
+          r.label,
+          fmt.int(r.rps),
+          r.id === 'bare' ? '' : fmt.ratio(median(r.vsBare)),
+          fmt.ms(r.p50),
+          fmt.ms(r.p99),
+          `${r.cpu.toFixed(1)} µs`,
+          r.tasks,
         ]),
-        {
-          what: 'overhead benchmark: every task added ran',
-          wanted: 'completed = added',
-          measured: WITH_TASKS.map((id) => `${id} ${final[id].completed}/${final[id].added}`).join(', '),
-          pass: WITH_TASKS.every((id) => final[id].completed === final[id].added),
-        },
-      ],
-      notes: [
-        `Noise in this run: the A/A control's per-round req/s ratios stray up to ${(100 * Math.max(...aaRps)).toFixed(0)}% from 1 (median ${(100 * median(aaRps)).toFixed(0)}%); its median ratios are req/s ${fmt.ratio(of('floor2', 'rpsRatios'))}, p99 ${fmt.ratio(of('floor2', 'p99Ratios'))}, CPU/req ${fmt.ratio(of('floor2', 'cpuRatios'))}.`,
-      ],
-      data: { generator, command, rows },
-    }
-  } finally {
-    await Promise.all(Object.values(servers).map((s) => s.stop()))
+      },
+      {
+        caption: `Relative to the floor (median of per-round ratios, [min-max]; ${generator}):`,
+        headers: ['Variant', 'compared with', 'req/s ratio', 'p99 ratio', 'CPU/req ratio'],
+        rows: rows
+          .filter((r) => r.base)
+          .map((r) => [
+            r.label,
+            baseLabel(r.base),
+            `${fmt.ratio(median(r.rpsRatios))} [${fmt.range(r.rpsRatios)}]`,
+            `${fmt.ratio(median(r.p99Ratios))} [${fmt.range(r.p99Ratios)}]`,
+            `${fmt.ratio(median(r.cpuRatios))} [${fmt.range(r.cpuRatios)}]`,
+          ]),
+      },
+    ],
+    targets: [
+      ratioTarget(
+        "req/s, middleware mounted, no task, vs the floor's no-task server",
+        of('mounted', 'rpsRatios'),
+        0.98,
+        noise('rpsRatios'),
+      ),
+      ratioTarget('req/s, one no-op task, vs the floor', of('one', 'rpsRatios'), 0.97, noise('rpsRatios')),
+      ratioTarget('req/s, three no-op tasks, vs the floor', of('three', 'rpsRatios'), 0.93, noise('rpsRatios')),
+      ...['mounted', 'one', 'three'].flatMap((id) => [
+        ratioTarget(`p99 latency, ${byId[id].label}, vs ${baseLabel(byId[id].base)}`, of(id, 'p99Ratios'), 1.1, noise('p99Ratios'), {
+          atMost: true,
+        }),
+        ratioTarget(`server CPU/request, ${byId[id].label}, vs ${baseLabel(byId[id].base)}`, of(id, 'cpuRatios'), 1.1, noise('cpuRatios'), {
+          atMost: true,
+        }),
+      ]),
+      {
+        what: 'overhead benchmark: every task added ran',
+        wanted: 'completed = added',
+        measured: WITH_TASKS.map((id) => `${id} ${final[id].completed}/${final[id].added}`).join(', '),
+        pass: WITH_TASKS.every((id) => final[id].completed === final[id].added),
+      },
+    ],
+    notes: [
+      `Noise in this run: the A/A control's per-round req/s ratios stray up to ${(100 * Math.max(...aaRps)).toFixed(0)}% from 1 (median ${(100 * median(aaRps)).toFixed(0)}%); its median ratios are req/s ${fmt.ratio(of('floor2', 'rpsRatios'))}, p99 ${fmt.ratio(of('floor2', 'p99Ratios'))}, CPU/req ${fmt.ratio(of('floor2', 'cpuRatios'))}.`,
+    ],
+    data: { generator, command, rows },
   }
 }
 
