@@ -9,7 +9,19 @@ import { benchDir, root } from './paths.mjs'
 import { binaries } from './proc.mjs'
 
 const RESULTS = path.join(benchDir, 'RESULTS.md')
-const ORDER = ['overhead', 'client-wait', 'throughput', 'size', 'memory', 'profile', 'streaming', 'slow-clients', 'bullmq', 'analysis']
+const ORDER = [
+  'overhead',
+  'client-wait',
+  'throughput',
+  'size',
+  'memory',
+  'profile',
+  'streaming',
+  'slow-clients',
+  'bullmq',
+  'instructions',
+  'analysis',
+]
 
 /** A markdown table with padded columns, readable in a terminal as well. */
 export const table = (headers, rows) => {
