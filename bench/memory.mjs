@@ -62,8 +62,8 @@ export const memory = async ({
       seconds: (performance.now() - started) / 1000,
       intro: [
         `Node, @hono/node-server, \`--expose-gc\`. The library server adds one 5 ms task per request; the control is bare Hono.`,
-        `After a 10,000-request warm-up each, ${fmt.int(total)} requests per server in ${chunks} chunks, the two servers taking turns`,
-        `(${generator}, ${connections} connections; wrk runs in pieces of 1-2 s until a chunk's requests are answered, so a chunk can run a little over). Each measurement waits until every task has completed, then runs \`gc()\` twice.`,
+        `After a 10,000-request warm-up each, at least ${fmt.int(total)} requests per server in ${chunks} chunks, the two servers taking turns`,
+        `(${generator}, ${connections} connections${generator === 'wrk' ? '; wrk runs whole seconds, so each chunk runs until at least its share is answered and may go up to a second of load beyond it' : ''}). Each measurement waits until every task has completed, then runs \`gc()\` twice.`,
       ].join('\n'),
       tables: [
         {
