@@ -90,7 +90,7 @@ export const clientWait = async ({ rounds = envNumber('BENCH_WAIT_ROUNDS', 7), p
       seconds: (performance.now() - started) / 1000,
       intro: [
         `\`GET /task\` adds a task that waits ${TASK_MS} ms; \`GET /none\` is the same route with the middleware and no task. One`,
-        'request at a time on a kept-alive connection, timed to the last byte of the body, the routes taking turns;',
+        'request at a time on a kept-alive connection from a Node `http` client (no load generator), timed to the last byte of the body, the routes taking turns;',
         `${rounds} rounds of ${perRound} requests per route, the runtimes in rotating order. The ratio is the median over the rounds of`,
         'median(/task) / median(/none); 1.0 means the client does not wait for the task at all. `/none2` is `/none` under',
         'another name: its ratio (A/A) is the noise of the run, and a ratio closer to the target than that is inconclusive.',

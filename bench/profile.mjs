@@ -4,14 +4,14 @@
 // - node --cpu-prof of that micro-benchmark with one task per request, each sample charged to a library
 //   function (Node internals it calls, such as timers or AbortController, count as library time);
 // - the cost of the JavaScript primitives the library uses per task, on this Node;
-// - node --cpu-prof of the real HTTP servers (bare and one task), split by owner.
+// - node --cpu-prof of the real HTTP servers (the floor and one task), split by owner.
 import { execFile } from 'node:child_process'
 import { readdirSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { buildMicro } from './lib/build.mjs'
 import { analyseProfile, sourceMapOfBundle } from './lib/cpuprofile.mjs'
-import { cannon, sleep, waitForTasks } from './lib/load.mjs'
+import { generator, load, sleep, waitForTasks } from './lib/load.mjs'
 import { envNumber, isMain } from './lib/main.mjs'
 import { benchDir, cacheDir, root } from './lib/paths.mjs'
 import { killAll } from './lib/proc.mjs'
@@ -20,7 +20,9 @@ import { startNode } from './lib/servers.mjs'
 import { fmt, median } from './lib/stats.mjs'
 
 const run = promisify(execFile)
-const MICRO_VARIANTS = ['bare', 'mounted', 'one', 'three']
+const MICRO_VARIANTS = ['bare', 'floor-bare', 'mounted', 'floor', 'one', 'three']
+// What each micro variant is compared with: the floor that any async Hono middleware has.
+const MICRO_BASE = { 'floor-bare': 'bare', mounted: 'floor-bare', floor: 'bare', one: 'floor', three: 'floor' }
 // One no-op task with tracing on and off (bench/servers/tracing.mjs), against 'one' in the same rounds.
 const TRACING_VARIANTS = [
   ['one-again', 'no tracing, a second app (A/A control)'],
@@ -48,7 +50,7 @@ const profileFile = (dir) => {
   return path.join(dir, file)
 }
 
-/** µs per request of each micro variant, as medians of interleaved rounds, and the difference to bare. */
+/** µs per request of each micro variant, as medians of interleaved rounds. */
 const micro = async (file, rounds, variants = MICRO_VARIANTS, clock = 'wall') => {
   const { stdout } = await run(process.execPath, [file, variants.join(','), String(rounds), '10000', clock], {
     cwd: root,
@@ -68,18 +70,18 @@ const microProfile = async (file) => {
 const httpProfile = async (variant, { duration, connections }) => {
   const dir = profileDir(`http-${variant}`)
   const server = await startNode(variant, { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${dir}`], name: `node:${variant} (profiled)` })
-  let load
+  let run
   try {
-    await cannon({ url: `${server.url}/`, connections, duration: 1 })
+    await load({ url: `${server.url}/`, connections, duration: 1 })
     await sleep(200)
     const from = Number(process.hrtime.bigint() / 1000n)
-    load = await cannon({ url: `${server.url}/`, connections, duration })
-    load.window = { from, to: Number(process.hrtime.bigint() / 1000n) }
+    run = await load({ url: `${server.url}/`, connections, duration })
+    run.window = { from, to: Number(process.hrtime.bigint() / 1000n) }
     await waitForTasks(server)
   } finally {
     await server.stop('SIGTERM')
   }
-  return { file: profileFile(dir), load }
+  return { file: profileFile(dir), load: run }
 }
 
 const share = (part, whole) => `${((100 * part) / whole).toFixed(1)}%`
@@ -101,13 +103,13 @@ export const profile = async ({
   const { stdout } = await run(process.execPath, [path.join(benchDir, 'lib/primitives.mjs')], { cwd: root })
   const primitiveCosts = JSON.parse(stdout)
   const http = {}
-  for (const variant of ['bare', 'one']) {
-    const { file, load } = await httpProfile(variant, { duration, connections })
-    http[variant] = { file, load, stats: analyseProfile(file, { fileOfLine, ...load.window }) }
+  for (const variant of ['floor', 'one']) {
+    const { file, load: run } = await httpProfile(variant, { duration, connections })
+    http[variant] = { file, load: run, stats: analyseProfile(file, { fileOfLine, ...run.window }) }
   }
 
   const us = (variant) => median(microRun.rounds.map((r) => r[variant] / 1000))
-  const diff = (variant) => median(microRun.rounds.map((r) => (r[variant] - r.bare) / 1000))
+  const diff = (variant) => median(microRun.rounds.map((r) => (r[variant] - r[MICRO_BASE[variant]]) / 1000))
   const cpuUs = (variant) => median(tracingRun.rounds.map((r) => r[variant] / 1000))
   const toOne = (variant) => tracingRun.rounds.map((r) => r[variant] / r.one)
   const extraToOne = (variant) => median(tracingRun.rounds.map((r) => (r[variant] - r.one) / 1000))
@@ -130,8 +132,13 @@ export const profile = async ({
     tables: [
       {
         caption: `In-process cost per request (median of ${rounds} interleaved rounds of 10,000 requests, tasks included):`,
-        headers: ['Variant', 'µs/request', 'extra vs bare Hono'],
-        rows: MICRO_VARIANTS.map((v) => [v, us(v).toFixed(2), v === 'bare' ? '' : `+${diff(v).toFixed(2)} µs`]),
+        headers: ['Variant', 'µs/request', 'extra', 'compared with'],
+        rows: MICRO_VARIANTS.map((v) => [
+          v,
+          us(v).toFixed(2),
+          MICRO_BASE[v] ? `${diff(v) >= 0 ? '+' : ''}${diff(v).toFixed(2)} µs` : '',
+          MICRO_BASE[v] ?? '',
+        ]),
       },
       {
         caption: `Tracing on and off, one no-op task per request: CPU time of the process per request (median of ${tracingRounds} interleaved rounds of 10,000 requests; ratios are medians of the per-round ratios to the same app without tracing):`,
@@ -167,22 +174,22 @@ export const profile = async ({
         rows: Object.entries(primitiveCosts).map(([name, ns]) => [name, fmt.int(ns)]),
       },
       {
-        caption: `The real servers under \`node --cpu-prof\` (${connections} autocannon connections, ${duration} s): share of the busy samples by owner. The profiler slows everything, so compare the columns.`,
-        headers: ['Owner', 'bare Hono', 'one no-op task'],
+        caption: `The real servers under \`node --cpu-prof\` (${generator}, ${connections} connections, ${duration} s): share of the busy samples by owner. The profiler slows everything, so compare the columns.`,
+        headers: ['Owner', 'floor (setImmediate)', 'one no-op task'],
         rows: [
           ...OWNERS.map((o) => [
             o,
-            share(ownerMs(http.bare.stats, o), http.bare.stats.total),
+            share(ownerMs(http.floor.stats, o), http.floor.stats.total),
             share(ownerMs(http.one.stats, o), http.one.stats.total),
           ]),
-          ['requests/s while profiled', fmt.int(http.bare.load.rps), fmt.int(http.one.load.rps)],
+          ['requests/s while profiled', fmt.int(http.floor.load.rps), fmt.int(http.one.load.rps)],
         ],
       },
     ],
     notes: [
       `Tasks in the micro-benchmark: ${microRun.counts.completed} completed of ${microRun.counts.added} added; with tracing ${tracingRun.counts.completed} of ${tracingRun.counts.added}. ` +
         `"≈ µs per request" is the one-task variant's µs/request times the sample's share of the profile's busy time: an estimate.`,
-      `Profiles (open in Chrome DevTools): ${[path.join(cacheDir, 'prof-micro-one'), http.bare.file, http.one.file]
+      `Profiles (open in Chrome DevTools): ${[path.join(cacheDir, 'prof-micro-one'), http.floor.file, http.one.file]
         .map((f) => path.relative(root, f))
         .join(', ')}.`,
     ],

@@ -3,6 +3,7 @@
 import path from 'node:path'
 import { bullmq } from './bullmq.mjs'
 import { clientWait } from './client-wait.mjs'
+import { instructions } from './instructions.mjs'
 import { killAll } from './lib/proc.mjs'
 import { printSection, table, verdict, writeResults } from './lib/report.mjs'
 import { memory } from './memory.mjs'
@@ -13,7 +14,18 @@ import { slowClients } from './slow-clients.mjs'
 import { streaming } from './streaming.mjs'
 import { throughput } from './throughput.mjs'
 
-const PIECES = { size, overhead, 'client-wait': clientWait, throughput, memory, profile, streaming, 'slow-clients': slowClients, bullmq }
+const PIECES = {
+  size,
+  overhead,
+  'client-wait': clientWait,
+  throughput,
+  memory,
+  profile,
+  streaming,
+  'slow-clients': slowClients,
+  bullmq,
+  instructions,
+}
 
 const only = process.argv.slice(2)
 const started = performance.now()

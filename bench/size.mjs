@@ -10,7 +10,8 @@ import { root } from './lib/paths.mjs'
 import { environment, runAlone } from './lib/report.mjs'
 import { fmt } from './lib/stats.mjs'
 
-const GZIP_LIMIT = 3 * 1024
+// Issue 12: no larger than the 5.5 KB gzip the core entry had when the hot-path work began.
+const GZIP_LIMIT = 5.5 * 1024
 const NODE_BUILTINS = new Set(builtinModules.flatMap((m) => [m, `node:${m}`]))
 
 const measure = (code) => ({
@@ -82,7 +83,7 @@ export const size = async () => {
       `Where the minified core entry's bytes come from: ${inputs.map(([file, bytes]) => `${file} ${fmt.int(bytes)}`).join(', ')}. String and template literals (mostly error messages) are ${fmt.int(literals)} of its ${fmt.int(code.length)} bytes.`,
     ],
     targets: [
-      { what: 'core entry, minified + gzip', wanted: '<= 3 KB (3,072 B)', measured: fmt.bytes(core.gzip), pass: core.gzip <= GZIP_LIMIT },
+      { what: 'core entry, minified + gzip', wanted: '<= 5.5 KB (5,632 B)', measured: fmt.bytes(core.gzip), pass: core.gzip <= GZIP_LIMIT },
       {
         what: 'core entry: no `node:` import',
         wanted: 'none',

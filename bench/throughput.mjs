@@ -1,6 +1,6 @@
 // 3. Task throughput: every request adds one task that waits 5 ms (like a call to another service);
-// background tasks completed per second under sustained autocannon load, and completed = added.
-import { cannon, getJson, sleep, waitForTasks } from './lib/load.mjs'
+// background tasks completed per second under sustained load (wrk, or autocannon), and completed = added.
+import { generator, getJson, load, sleep, waitForTasks } from './lib/load.mjs'
 import { envNumber, isMain } from './lib/main.mjs'
 import { killAll } from './lib/proc.mjs'
 import { environment, runAlone } from './lib/report.mjs'
@@ -29,7 +29,7 @@ export const throughput = async ({
   const names = Object.keys(servers)
   try {
     for (const name of names) {
-      await cannon({ url: `${servers[name].url}/`, connections, duration: 1 })
+      await load({ url: `${servers[name].url}/`, connections, duration: 1 })
       await waitForTasks(servers[name])
     }
     const results = Object.fromEntries(names.map((n) => [n, []]))
@@ -37,21 +37,21 @@ export const throughput = async ({
       for (const name of rotate(names, round)) {
         const server = servers[name]
         const before = await waitForTasks(server)
-        const load = await cannon({ url: `${server.url}/`, connections, duration })
+        const run = await load({ url: `${server.url}/`, connections, duration })
         const atEnd = await getJson(`${server.url}/__stats`)
         const drainStarted = performance.now()
         const after = await waitForTasks(server, 30_000)
         results[name].push({
-          rps: load.rps,
-          p99: load.p99,
-          requests: load.requests,
+          rps: run.rps,
+          p99: run.p99,
+          requests: run.requests,
           added: atEnd.added - before.added,
           completedDuringLoad: atEnd.completed - before.completed,
-          tasksPerSecond: (atEnd.completed - before.completed) / load.seconds,
+          tasksPerSecond: (atEnd.completed - before.completed) / run.seconds,
           backlog: atEnd.added - atEnd.completed,
           drainMs: performance.now() - drainStarted,
           completed: after.completed - before.completed,
-          errors: load.errors,
+          errors: run.errors,
         })
         await sleep(200)
       }
@@ -69,7 +69,7 @@ export const throughput = async ({
       env,
       seconds: (performance.now() - started) / 1000,
       intro: [
-        `Every \`GET /\` adds one task that waits 5 ms and counts itself. autocannon, ${connections} connections, ${duration} s per runtime per`,
+        `Every \`GET /\` adds one task that waits 5 ms and counts itself. ${generator}, ${connections} connections, ${duration} s per runtime per`,
         `round, ${rounds} rounds in rotating order after a 1 s warm-up. Tasks/s counts the tasks that completed during the load;`,
         'the backlog is what was still running when the load stopped, and "drain" is how long it took to finish.',
       ].join('\n'),
@@ -108,7 +108,7 @@ export const throughput = async ({
         },
       ],
       notes: [
-        'autocannon stops with up to one request in flight per connection; the server still answers those and runs their tasks, so tasks added can exceed requests answered by that much.',
+        `${generator} stops with up to one request in flight per connection; the server still answers those and runs their tasks, so tasks added can exceed requests answered by that much.`,
         ...Object.entries(failed).map(([name, why]) => `${name} did not start: ${why}`),
       ],
     }

@@ -1,8 +1,96 @@
-// Load generation: autocannon for throughput, a plain keep-alive client for one-at-a-time latency.
-import { execFile, spawnSync } from 'node:child_process'
+// Load generation: wrk (a C client, Debian package `wrk`) when it is installed, autocannon otherwise;
+// a plain keep-alive client for one-at-a-time latency.
+import { execFile, execFileSync } from 'node:child_process'
 import http from 'node:http'
+import path from 'node:path'
 import autocannon from 'autocannon'
+import { benchDir } from './paths.mjs'
 import { percentile } from './stats.mjs'
+
+const findWrk = () => {
+  if (process.env.BENCH_GENERATOR === 'autocannon') return undefined
+  try {
+    return execFileSync('sh', ['-c', 'command -v wrk'], { encoding: 'utf8' }).trim() || undefined
+  } catch {
+    return undefined
+  }
+}
+
+const wrkPath = findWrk()
+if (process.env.BENCH_GENERATOR === 'wrk' && !wrkPath)
+  throw new Error('BENCH_GENERATOR=wrk, but wrk is not installed (Debian: apt-get install wrk)')
+
+/**
+ * The load generator of this run: `wrk -t1` when it is installed (it leaves the server most of the CPU on
+ * a small machine), `autocannon` otherwise or with `BENCH_GENERATOR=autocannon`.
+ */
+export const generator = wrkPath ? 'wrk' : 'autocannon'
+
+/** How the generator is called, for the reports: `wrk -t1 -c50 -d3s`. */
+export const generatorCommand = ({ connections = 50, duration = 3 } = {}) =>
+  generator === 'wrk' ? `wrk -t1 -c${connections} -d${duration}s` : `autocannon -c ${connections} -d ${duration}`
+
+const wrk = ({ url, connections, duration }) =>
+  new Promise((resolve, reject) => {
+    const args = [
+      '-t1',
+      `-c${connections}`,
+      `-d${Math.max(1, Math.round(duration))}s`,
+      '--timeout',
+      '10s',
+      '-s',
+      path.join(benchDir, 'lib/wrk-report.lua'),
+      url,
+    ]
+    execFile(wrkPath, args, { encoding: 'utf8' }, (error, stdout, stderr) => {
+      if (error) return reject(new Error(`wrk ${args.join(' ')}: ${error.message}\n${stderr}`))
+      const line = stdout.split('\n').find((l) => l.startsWith('{'))
+      if (!line) return reject(new Error(`wrk printed no summary:\n${stdout}\n${stderr}`))
+      const r = JSON.parse(line)
+      const seconds = r.duration / 1e6
+      resolve({
+        generator: 'wrk',
+        requests: r.requests,
+        errors: r.connect + r.read + r.write + r.status + r.timeout,
+        seconds,
+        rps: r.requests / seconds,
+        p50: r.p50 / 1000,
+        p99: r.p99 / 1000,
+      })
+    })
+  })
+
+/**
+ * Loads `url` with `connections` kept-alive connections for `duration` seconds (whole seconds with wrk)
+ * and returns requests, requests per second and latency percentiles in ms, with the generator's name.
+ */
+export const load = ({ url, connections = 50, duration = 3 }) =>
+  wrkPath ? wrk({ url, connections, duration }) : cannon({ url, connections, duration })
+
+/**
+ * Loads `url` until at least `requests` were answered (wrk has no request count: it runs in pieces of
+ * `piece` seconds, by default 1-2); returns the total and the generator's name. Each new piece opens its
+ * connections anew, so a long piece keeps the cost of connecting out of the figures.
+ */
+export const loadRequests = async ({ url, connections = 50, requests, piece }) => {
+  if (!wrkPath) {
+    const run = await cannon({ url, connections, amount: requests })
+    return { generator: 'autocannon', requests: run.requests, errors: run.errors }
+  }
+  let total = 0
+  let errors = 0
+  for (let empty = 0; total < requests; ) {
+    const run = await wrk({ url, connections, duration: piece ?? (requests - total > 20_000 ? 2 : 1) })
+    // A server that is still compiling (under valgrind, say) may answer nothing for a while; one that is gone errs.
+    empty = run.requests === 0 ? empty + 1 : 0
+    if (empty > 0 && (run.errors > 0 || empty >= 30)) {
+      throw new Error(`${url}: no request answered in ${run.seconds.toFixed(1)} s (${run.errors} errors)`)
+    }
+    total += run.requests
+    errors += run.errors
+  }
+  return { generator: 'wrk', requests: total, errors }
+}
 
 /**
  * Runs autocannon against `url` for `duration` seconds (or `amount` requests) and returns requests
@@ -17,6 +105,7 @@ export const cannon = ({ url, connections = 50, duration = 3, amount }) =>
       const seconds = (performance.now() - started) / 1000
       latencies.sort((a, b) => a - b)
       resolve({
+        generator: 'autocannon',
         requests: result.requests.total,
         ok: result['2xx'],
         errors: result.errors + result.timeouts + result.non2xx,
@@ -81,32 +170,5 @@ export const waitForTasks = async (server, timeout = 15_000) => {
   }
 }
 
-/** Whether the C load generator `wrk` is installed (it leaves the server more of a 2-core machine than autocannon). */
-export const hasWrk = () => spawnSync('wrk', ['--version'], { stdio: 'ignore' }).error === undefined
-
-/** `wrk` against `url`: requests per second and latency percentiles in ms, like `cannon()`. */
-export const wrk = ({ url, connections = 50, duration = 3, threads = 1 }) =>
-  new Promise((resolve, reject) => {
-    execFile('wrk', ['-t', String(threads), '-c', String(connections), '-d', `${duration}s`, '--latency', url], (error, stdout) => {
-      if (error) return reject(error)
-      const number = (pattern) => Number(pattern.exec(stdout)?.[1])
-      const ms = (label) => {
-        const match = new RegExp(`${label}\\s+([\\d.]+)(us|ms|s)`).exec(stdout)
-        if (!match) return Number.NaN
-        return Number(match[1]) * { us: 0.001, ms: 1, s: 1000 }[match[2]]
-      }
-      const requests = number(/(\d+) requests in/)
-      const non2xx = number(/Non-2xx or 3xx responses: (\d+)/) || 0
-      const socketErrors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(stdout)
-      resolve({
-        requests,
-        errors: non2xx + (socketErrors ? socketErrors.slice(1).reduce((sum, n) => sum + Number(n), 0) : 0),
-        rps: number(/Requests\/sec:\s+([\d.]+)/),
-        p50: ms('50%'),
-        p99: ms('99%'),
-      })
-    })
-  })
-
-/** The load generator of this machine: wrk if installed, autocannon otherwise. */
-export const loadGenerator = () => (hasWrk() ? { name: 'wrk', run: wrk } : { name: 'autocannon', run: cannon })
+/** The load generator of this run (see `generator`) as `{ name, run }`, `run` taking `load()`'s options. */
+export const loadGenerator = () => ({ name: generator, run: load })

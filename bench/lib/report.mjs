@@ -1,14 +1,27 @@
 // Tables for the console and bench/RESULTS.md. RESULTS.md is rendered from data kept in a comment at
 // its end, so a piece run alone rewrites only its own section (and its rows of the summary).
-import { execFileSync } from 'node:child_process'
+import { execFileSync, spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { generator } from './load.mjs'
 import { benchDir, root } from './paths.mjs'
 import { binaries } from './proc.mjs'
 
 const RESULTS = path.join(benchDir, 'RESULTS.md')
-const ORDER = ['overhead', 'client-wait', 'throughput', 'size', 'memory', 'profile', 'streaming', 'slow-clients', 'bullmq', 'analysis']
+const ORDER = [
+  'overhead',
+  'client-wait',
+  'throughput',
+  'size',
+  'memory',
+  'profile',
+  'streaming',
+  'slow-clients',
+  'bullmq',
+  'instructions',
+  'analysis',
+]
 
 /** A markdown table with padded columns, readable in a terminal as well. */
 export const table = (headers, rows) => {
@@ -32,6 +45,12 @@ const pkgVersion = (name) => {
   } catch {
     return 'n/a'
   }
+}
+
+/** `4.1.0` from `wrk -v` (which prints its version with the usage and exits with 1), or `n/a`. */
+const generatorVersion = () => {
+  const { stdout = '', stderr = '' } = spawnSync('wrk', ['-v'], { encoding: 'utf8', timeout: 5_000 })
+  return /wrk (?:debian\/)?(\d+\.\d+\.\d+)/.exec(`${stdout}${stderr}`)?.[1] ?? 'n/a'
 }
 
 let cachedEnv
@@ -70,6 +89,7 @@ export const environment = () => {
       autocannon: pkgVersion('autocannon'),
       bullmq: pkgVersion('bullmq'),
       ioredis: pkgVersion('ioredis'),
+      wrk: generatorVersion(),
       esbuild: pkgVersion('esbuild'),
     },
   }
@@ -161,6 +181,7 @@ export const writeResults = (results, { fresh = false, totalSeconds } = {}) => {
     `- Date: ${env.date}${dates.length > 1 ? ` (sections measured on ${dates.join(', ')})` : ''}`,
     `- Machine: ${env.machine}; load average at start ${env.load}`,
     `- Library: ${env.library}`,
+    `- Load generator: ${generator === 'wrk' ? `wrk ${env.versions.wrk} (\`wrk -t1\`, a C client); autocannon only where wrk is not installed` : `autocannon ${env.versions.autocannon} (${process.env.BENCH_GENERATOR === 'autocannon' ? 'BENCH_GENERATOR=autocannon' : 'wrk is not installed'})`}; each section names the one that produced its figures`,
     `- Versions: ${Object.entries(env.versions)
       .map(([k, v]) => `${k} ${v}`)
       .join(', ')}`,

@@ -1,4 +1,5 @@
-// The "one no-op task" app of app.mjs with tracing on, for the in-process micro-benchmark (Node only):
+// The "one no-op task" app of app.mjs (the task added with `c.get('tasks')`, as there) with tracing on,
+// for the in-process micro-benchmark (Node only):
 // - 'one-again': the same as 'one', a second app: how far it strays from 'one' is the noise of the run;
 // - 'otel-noop': taskTracing() installed, no tracer provider registered (the API's no-op spans);
 // - 'otel': taskTracing() with an SDK tracer (every span recorded, batched to an exporter that drops
@@ -50,7 +51,7 @@ export const createTracingApp = (variant) => {
   }
   app.get('/', (c) => {
     counters.added++
-    c.var.tasks.add(noop)
+    c.get('tasks').add(noop)
     return c.json(BODY)
   })
   return app

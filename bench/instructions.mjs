@@ -1,0 +1,232 @@
+// 9. Instructions per request on @hono/node-server, counted by valgrind's callgrind: unlike req/s and
+// CPU time, instruction counts barely move with the machine's other load, so they resolve differences
+// of 1-2% that a shared 2-core machine cannot. Each server runs under callgrind with instrumentation
+// off while the JIT warms up, then with counters zeroed and dumped around windows of load. For the
+// floor and one task, the difference is split by function: V8 builtins and C++ by symbol, JIT-compiled
+// JavaScript by the name node's --perf-basic-prof map gives its address. Skipped without valgrind.
+import { execFile, execFileSync } from 'node:child_process'
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import { buildNodeServer } from './lib/build.mjs'
+import { generator, loadRequests } from './lib/load.mjs'
+import { envNumber, isMain } from './lib/main.mjs'
+import { cacheDir, root } from './lib/paths.mjs'
+import { killAll, startServer } from './lib/proc.mjs'
+import { environment, runAlone } from './lib/report.mjs'
+import { fmt, median } from './lib/stats.mjs'
+
+const run = promisify(execFile)
+
+/** [variant, label, the variant it is compared with]. */
+const VARIANTS = [
+  ['floor-bare', 'floor, no task: one no-op async middleware', undefined],
+  ['mounted', 'middleware mounted, no task', 'floor-bare'],
+  ['floor', 'floor: no-op async middleware + setImmediate(task)', undefined],
+  ['one', 'one no-op task', 'floor'],
+  ['three', 'three no-op tasks', 'floor'],
+  ['one-var', 'one no-op task, added through `c.var`', 'floor'],
+]
+
+const has = (command) => {
+  try {
+    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+}
+
+const control = (pid, flag) => run('callgrind_control', [flag, String(pid)])
+
+/** Instructions per request of one variant: median of `windows` windows of `perWindow` requests. */
+const measure = async (variant, { windows, perWindow, warmup, connections }) => {
+  const dir = path.join(cacheDir, `callgrind-${variant}`)
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(dir, { recursive: true })
+  const file = await buildNodeServer()
+  const server = await startServer(
+    `callgrind:${variant}`,
+    'valgrind',
+    ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${dir}/out.%p`, process.execPath, '--perf-basic-prof', file, variant],
+    { timeout: 180_000 },
+  )
+  const url = `${server.url}/`
+  const pid = server.child.pid
+  try {
+    // The JIT warms up uninstrumented (fast), then a little more with counting on.
+    await loadRequests({ url, connections, requests: warmup, piece: 5 })
+    await control(pid, '--instr=on')
+    await loadRequests({ url, connections, requests: Math.ceil(warmup / 5), piece: 5 })
+    const perRequest = []
+    let last
+    for (let w = 0; w < windows; w++) {
+      await control(pid, '--zero')
+      const { requests } = await loadRequests({ url, connections, requests: perWindow, piece: 5 })
+      await new Promise((resolve) => setTimeout(resolve, 300))
+      await control(pid, '--dump')
+      // Dumps are out.PID.1, out.PID.2, ...; out.PID itself is written at exit.
+      const file = readdirSync(dir)
+        .filter((f) => /^out\.\d+\.\d+$/.test(f))
+        .sort((a, b) => Number(b.split('.').pop()) - Number(a.split('.').pop()))[0]
+      if (!file) throw new Error(`callgrind:${variant}: no dump in ${dir}`)
+      const summary = /^summary: (\d+)/m.exec(readFileSync(path.join(dir, file), 'utf8'))
+      if (!summary) throw new Error(`callgrind:${variant}: no summary line in ${file}`)
+      perRequest.push(Number(summary[1]) / requests)
+      last = { file: path.join(dir, file), requests }
+    }
+    return { perRequest, last, map: `/tmp/perf-${pid}.map` }
+  } finally {
+    await server.stop('SIGTERM')
+  }
+}
+
+/** Per-request instructions by function of a dump; JIT code is named from the perf map. */
+const byFunction = async ({ file, requests }, mapFile) => {
+  const map = readFileSync(mapFile, 'utf8')
+    .split('\n')
+    .map((line) => {
+      const [start, size, ...name] = line.split(' ')
+      return [Number.parseInt(start, 16), Number.parseInt(size, 16), name.join(' ')]
+    })
+    .filter(([start, size]) => Number.isFinite(start) && Number.isFinite(size))
+    .sort((a, b) => a[0] - b[0])
+  const nameAt = (address) => {
+    // The last code object created at or below the address that still covers it.
+    for (let lo = 0, hi = map.length - 1, found = -1; ; ) {
+      if (lo > hi) {
+        for (let i = found; i >= 0 && i > found - 64; i--) {
+          const [start, size, name] = map[i]
+          if (address < start + size) {
+            const short = name
+              .replace(/^(LazyCompile|Function|JS):/, '')
+              .replaceAll(`file://${root}`, '')
+              .replaceAll(root, '')
+            return `JS ${short.replace(/node_modules\//, '')}`
+          }
+        }
+        return 'JS (not in the map)'
+      }
+      const mid = (lo + hi) >> 1
+      if (map[mid][0] <= address) {
+        found = mid
+        lo = mid + 1
+      } else hi = mid - 1
+    }
+  }
+  const { stdout } = await run('callgrind_annotate', ['--inclusive=no', '--threshold=100', file], { maxBuffer: 1 << 26 })
+  const totals = new Map()
+  for (const line of stdout.split('\n')) {
+    const m = /^\s*([\d,]+) \([ \d.]+%\)\s+(.*)$/.exec(line)
+    if (!m || line.includes('PROGRAM TOTALS')) continue
+    let name = m[2].replace(/^\?\?\?:/, '')
+    const jit = /^0x([0-9a-f]+)('\d+)? \[\?\?\?\]/.exec(name)
+    if (jit) name = nameAt(Number.parseInt(jit[1], 16))
+    else name = name.replace(/\(.*\) \[/, ' [').replace(/ \[[^\]]*\]$/, '')
+    totals.set(name, (totals.get(name) ?? 0) + Number(m[1].replaceAll(',', '')) / requests)
+  }
+  return totals
+}
+
+export const instructions = async ({
+  processes = envNumber('BENCH_CALLGRIND_PROCESSES', 2),
+  windows = envNumber('BENCH_CALLGRIND_WINDOWS', 2),
+  perWindow = envNumber('BENCH_CALLGRIND_REQUESTS', 8000),
+  warmup = envNumber('BENCH_CALLGRIND_WARMUP', 40_000),
+  connections = 10,
+} = {}) => {
+  const env = environment()
+  const started = performance.now()
+  const base = {
+    id: 'instructions',
+    title: '9. Instructions per request (callgrind, Node)',
+    env,
+  }
+  if (!has('valgrind') || !has('callgrind_control')) {
+    return { ...base, seconds: 0, intro: 'Skipped: valgrind is not installed (Debian: `apt-get install valgrind`).', targets: [] }
+  }
+  const results = {}
+  // Two at a time: instruction counts do not depend on how busy the machine is.
+  const queue = VARIANTS.map(([variant]) => variant)
+  await Promise.all(
+    [0, 1].map(async () => {
+      for (let variant = queue.shift(); variant; variant = queue.shift()) {
+        // Several processes: two identical ones can differ by a percent for their whole lives (what the JIT inlined).
+        const runs = []
+        for (let i = 0; i < processes; i++) runs.push(await measure(variant, { windows, perWindow, warmup, connections }))
+        results[variant] = {
+          perRequest: runs.flatMap((r) => r.perRequest),
+          last: runs.at(-1).last,
+          map: runs.at(-1).map,
+          maps: runs.map((r) => r.map),
+        }
+        console.error(`[instructions] ${variant}: ${results[variant].perRequest.map((n) => fmt.int(n)).join(', ')} per request`)
+      }
+    }),
+  )
+  const per = (variant) => median(results[variant].perRequest)
+  const floor = await byFunction(results.floor.last, results.floor.map)
+  const one = await byFunction(results.one.last, results.one.map)
+  for (const { maps } of Object.values(results)) for (const map of maps) rmSync(map, { force: true })
+  const names = new Set([...floor.keys(), ...one.keys()])
+  const diffs = [...names]
+    .map((name) => [name, (one.get(name) ?? 0) - (floor.get(name) ?? 0)])
+    .filter(([, d]) => Math.abs(d) >= 25)
+    .sort((a, b) => b[1] - a[1])
+  const total = (m) => [...m.values()].reduce((a, b) => a + b, 0)
+  return {
+    ...base,
+    seconds: (performance.now() - started) / 1000,
+    intro: [
+      `The overhead benchmark's servers under \`valgrind --tool=callgrind\`, loaded by ${generator} (${connections} connections, in pieces of 5 s): ${fmt.int(warmup)}`,
+      `requests to warm the JIT up uninstrumented, ${fmt.int(warmup / 5)} more counted, then ${windows} windows of at least ${fmt.int(perWindow)}`,
+      `requests, each between a zero and a dump of the counters; ${processes} processes per variant, one after the other. Instructions per request count everything the server process`,
+      "executes, on every thread: the adapter, Hono, the library, the tasks it runs after the response, V8's compilers and GC.",
+      'An extra x% of instructions predicts req/s of about 1/(1 + x%) on a core that is not shared.',
+    ].join('\n'),
+    tables: [
+      {
+        caption: `Instructions per request, median of the ${processes * windows} windows [range]:`,
+        headers: ['Variant', 'instructions/request', 'compared with', 'extra', 'ratio'],
+        rows: VARIANTS.map(([variant, label, against]) => [
+          label,
+          `${fmt.int(per(variant))} [${fmt.range(results[variant].perRequest, 0)}]`,
+          against ?? '',
+          against ? `${per(variant) >= per(against) ? '+' : ''}${fmt.int(per(variant) - per(against))}` : '',
+          against ? fmt.ratio(per(variant) / per(against)) : '',
+        ]),
+      },
+      {
+        caption: `Where one task's extra instructions go, by function (the last window each of \`one\` and \`floor\`: ${fmt.int(total(one) - total(floor))} per request in these two; rows of at least 25):`,
+        headers: ['Function (JS: file and line in the bundle)', 'floor', 'one task', 'extra'],
+        rows: diffs.map(([name, d]) => [
+          name.length > 110 ? `${name.slice(0, 107)}...` : name,
+          fmt.int(floor.get(name) ?? 0),
+          fmt.int(one.get(name) ?? 0),
+          `${d >= 0 ? '+' : ''}${fmt.int(d)}`,
+        ]),
+      },
+    ],
+    notes: [
+      'JIT-compiled functions include what V8 inlined into them: `backgroundTasks` (the middleware) carries TaskList and the hand-off, `#pump` the task run. Builtins such as `MapConstructor` are V8 code the library calls (here `c.set`).',
+    ],
+    // The req/s targets of the overhead piece, as instructions: req/s >= r means instructions <= 1/r of the floor's.
+    targets: [
+      ['mounted', 0.98],
+      ['one', 0.97],
+      ['three', 0.93],
+    ].map(([variant, rps]) => {
+      const [, label, against] = VARIANTS.find(([v]) => v === variant)
+      const ratio = per(variant) / per(against)
+      return {
+        what: `instructions/request, ${label}, vs ${against} (req/s >= ${rps.toFixed(2)} on a core of its own)`,
+        wanted: `<= ${(1 / rps).toFixed(3)}`,
+        measured: `${fmt.ratio(ratio)} (callgrind, ${generator})`,
+        pass: ratio <= 1 / rps,
+      }
+    }),
+    data: Object.fromEntries(VARIANTS.map(([variant]) => [variant, results[variant].perRequest])),
+  }
+}
+
+if (isMain(import.meta.url)) runAlone(instructions).finally(killAll)
