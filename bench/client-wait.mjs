@@ -8,7 +8,7 @@ import { runtimes } from './lib/servers.mjs'
 import { fmt, median, percentile, rotate } from './lib/stats.mjs'
 
 const TASK_MS = 500
-const ROUTES = ['none', 'task', 'none2', 'restream', 'completed']
+const ROUTES = ['none', 'task', 'none2', 'fire', 'quick', 'peek', 'restream', 'completed']
 const LIMIT = 1.1
 const WATCH = {
   node: "waits for outgoing 'close'",
@@ -42,7 +42,16 @@ export const clientWait = async ({ rounds = envNumber('BENCH_WAIT_ROUNDS', 7), p
     const samples = Object.fromEntries(
       running.map((n) => [
         n,
-        { none: [], task: [], none2: [], restream: [], completed: [], ratios: [], aaRatios: [], restreamRatios: [], completedRatios: [] },
+        {
+          ...Object.fromEntries(ROUTES.map((r) => [r, []])),
+          ratios: [],
+          aaRatios: [],
+          fireRatios: [],
+          quickRatios: [],
+          peekRatios: [],
+          restreamRatios: [],
+          completedRatios: [],
+        },
       ]),
     )
     for (let round = 0; round < rounds; round++) {
@@ -56,6 +65,9 @@ export const clientWait = async ({ rounds = envNumber('BENCH_WAIT_ROUNDS', 7), p
         for (const route of ROUTES) samples[name][route].push(...times[route])
         samples[name].ratios.push(median(times.task) / median(times.none))
         samples[name].aaRatios.push(median(times.none2) / median(times.none))
+        samples[name].fireRatios.push(median(times.fire) / median(times.none))
+        samples[name].quickRatios.push(median(times.quick) / median(times.none))
+        samples[name].peekRatios.push(median(times.peek) / median(times.none))
         samples[name].restreamRatios.push(median(times.restream) / median(times.none))
         samples[name].completedRatios.push(median(times.completed) / median(times.none))
       }
@@ -78,6 +90,9 @@ export const clientWait = async ({ rounds = envNumber('BENCH_WAIT_ROUNDS', 7), p
         ratio: median(s.ratios),
         ratios: s.ratios,
         aa: median(s.aaRatios),
+        fire: median(s.fireRatios),
+        quick: median(s.quickRatios),
+        peek: median(s.peekRatios),
         restream: median(s.restreamRatios),
         completed: median(s.completedRatios),
         stats: stats[name],
@@ -94,6 +109,8 @@ export const clientWait = async ({ rounds = envNumber('BENCH_WAIT_ROUNDS', 7), p
         `${rounds} rounds of ${perRound} requests per route, the runtimes in rotating order. The ratio is the median over the rounds of`,
         'median(/task) / median(/none); 1.0 means the client does not wait for the task at all. `/none2` is `/none` under',
         'another name: its ratio (A/A) is the noise of the run, and a ratio closer to the target than that is inconclusive.',
+        '`/fire` is the floor: the handler starts the same 500 ms task itself (fire-and-forget, no library), so its ratio is',
+        "what a pending 500 ms task costs at all; `/task ÷ /fire` is the ratio against that floor, the library's own share.",
       ].join('\n'),
       tables: [
         {
@@ -104,6 +121,8 @@ export const clientWait = async ({ rounds = envNumber('BENCH_WAIT_ROUNDS', 7), p
             'p90, 500 ms task',
             'ratio [range]',
             'A/A ratio',
+            'floor: /fire ratio',
+            '/task ÷ /fire',
             'tasks completed / added',
           ],
           rows: rows.map((r) => [
@@ -113,21 +132,35 @@ export const clientWait = async ({ rounds = envNumber('BENCH_WAIT_ROUNDS', 7), p
             fmt.ms(percentile(r.task, 0.9), 3),
             `${fmt.ratio(r.ratio)} [${fmt.range(r.ratios)}]`,
             fmt.ratio(r.aa),
+            fmt.ratio(r.fire),
+            fmt.ratio(r.ratio / r.fire),
             `${r.stats.completed} / ${r.stats.added}`,
           ]),
         },
         {
           caption: [
-            'Diagnostics, measured in the same rounds (no task; ratio to `/none`): what the library itself does to a response',
-            'with tasks where there is no Node `outgoing`, done by hand. `/restream` passes the body through a pull-based',
-            'ReadableStream, as src/finished.ts does to see its last chunk (Bun, workerd, edge-runtime); `/completed` subscribes',
-            "to Deno's `info.completed` (Deno). Where a diagnostic ratio is close to the task's, that step is the cost.",
+            'Diagnostics, measured in the same rounds (ratio to `/none`). `/quick` adds a task that returns at once: the',
+            "library's cost without a pending 500 ms timer. The rest do by hand, without the library or a task, what it does to",
+            'a response with tasks where there is no Node `outgoing`: `/peek` reads a clone of the body to its end and sends',
+            'the original, as src/finished.ts does to tell a buffered body from a stream (Bun, workerd, edge-runtime);',
+            '`/restream` passes the body through a pull-based ReadableStream, as it does for a streamed body; `/completed`',
+            "subscribes to Deno's `info.completed` (Deno). Where a diagnostic ratio is close to the task's, that step is the cost.",
           ].join('\n'),
-          headers: ['Runtime', 'what the library does here', '/task ratio', '/restream ratio', '/completed ratio'],
+          headers: [
+            'Runtime',
+            'what the library does here',
+            '/task ratio',
+            '/quick ratio',
+            '/peek ratio',
+            '/restream ratio',
+            '/completed ratio',
+          ],
           rows: rows.map((r) => [
             r.name,
             WATCH[r.name],
             fmt.ratio(r.ratio),
+            fmt.ratio(r.quick),
+            r.name === 'node' || r.name === 'deno' ? 'n/a' : fmt.ratio(r.peek),
             fmt.ratio(r.restream),
             r.name === 'deno' ? fmt.ratio(r.completed) : 'n/a',
           ]),

@@ -34,6 +34,9 @@ const passThrough = async (_c, next) => {
   await next()
 }
 
+/** Whether this runtime passes an ExecutionContext (workerd, edge-runtime): found at the first /fire. */
+let hasExecutionCtx
+
 /** The body passed through a pull-based ReadableStream, as src/finished.ts does to watch its end. */
 const restream = (body) => {
   const reader = body.getReader()
@@ -117,7 +120,7 @@ export const variants = {
   three: 'three no-op tasks',
   'floor-bare': 'one no-op async middleware, no task',
   floor: 'one no-op async middleware, setImmediate(task) in the handler: the floor for any Hono middleware',
-  wait: '/task adds a 500 ms task, /none adds none',
+  wait: '/task adds a 500 ms task, /none adds none; /fire starts it without the library, /quick adds a no-op task',
   work: 'one 5 ms task per request',
   large: '/buffer (10 MiB Uint8Array), /pull, /stream, /sse (100 MiB unless ?mb=N), one task each; /small, no task',
   'large-bare': 'the routes of large, bare Hono',
@@ -193,10 +196,38 @@ export const createApp = (variant) => {
         c.var.tasks.add(slow)
         return c.json(BODY)
       })
+      // The floor: the same 500 ms task, started by the handler itself, fire-and-forget, no library; kept
+      // alive by the platform's waitUntil where there is one (workerd cancels it otherwise).
+      app.get('/fire', (c) => {
+        counters.added++
+        const task = slow()
+        if (hasExecutionCtx !== false) {
+          try {
+            c.executionCtx.waitUntil(task)
+            hasExecutionCtx = true
+          } catch {
+            hasExecutionCtx = false
+          }
+        }
+        return c.json(BODY)
+      })
+      // The library with a task that is done at once: its own cost, without a pending 500 ms timer.
+      app.get('/quick', (c) => {
+        counters.added++
+        c.var.tasks.add(noop)
+        return c.json(BODY)
+      })
       // Diagnostics, no task: what the library does to a response with tasks, done by hand.
       app.get('/restream', (c) => {
         const res = c.json(BODY)
         return new Response(restream(res.body), res)
+      })
+      // The clone peek of src/finished.ts by hand: read a clone of the body to its end, send the original.
+      app.get('/peek', async (c) => {
+        const res = c.json(BODY)
+        const reader = res.clone().body.getReader()
+        while (!(await reader.read()).done) {}
+        return res
       })
       app.get('/completed', (c) => {
         c.env?.completed?.then?.(noop2, noop2)
