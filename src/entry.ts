@@ -113,9 +113,9 @@ export class Entry {
       let context: Attempt
       let result: Outcome | Promise<Outcome>
       let started = 0
-      if (n === 1 && first) {
+      if (n === 1 && first && firstResult) {
         context = first
-        result = firstResult as Outcome | Promise<Outcome>
+        result = firstResult
       } else {
         if (onTaskStart) await callHook(onTaskStart, 'onTaskStart', infoOf(this, n), c)
         context = new Attempt(this, n, c.env)

@@ -98,9 +98,11 @@ export const track = (work: TrackedWork): Ticket => {
   return node
 }
 
-/** The request's work has settled. Call it once per ticket. */
+/** The request's work has settled; a second call with the same ticket does nothing. */
 export const untrack = (ticket: Ticket): void => {
   const node = ticket as Link
+  // Untracked already: its links are gone, and unlinking again would cut the others off.
+  if (!node.prev && first !== node) return
   if (node.prev) node.prev.next = node.next
   else first = node.next
   if (node.next) node.next.prev = node.prev

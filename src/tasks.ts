@@ -11,10 +11,10 @@ import type { BackgroundTasks, Durable, Task, TaskFunction, TaskOptions, TaskTra
 import { describeValue } from './validate.ts'
 
 const NO_OPTIONS: Readonly<TaskOptions> = Object.freeze({})
-/** Shared by every list until its first add (most requests add no task or one); never written to. */
-const NONE: Entry[] = []
+/** Shared by every list until its first add (most requests add no task or one); frozen, so that a push throws. */
+const NONE = Object.freeze([]) as readonly Entry[] as Entry[]
 
-const nameOf = (fn: TaskFunction | Task): string => (typeof fn === 'function' ? taskName(fn) : fn.options.name)
+const nameOf = (fn: TaskFunction | Task): string => (typeof fn === 'function' ? taskName(fn) : (fn.options.name ?? taskName(fn.fn)))
 
 /** Durable tasks carry their own sender (`defineTask()` attaches it), so that the core does not. */
 const sendBatch = (batch: Entry[], transport: TaskTransport, c: Context, options: ResolvedOptions): Promise<void> =>
@@ -89,6 +89,11 @@ export class TaskList implements BackgroundTasks, TrackedWork, Work {
       entry = new Entry(fn, args, NO_OPTIONS, undefined, undefined, instrumentation && captureOrigin(instrumentation))
     } else {
       const { durable } = fn
+      if (durable && typeof durable.send !== 'function') {
+        throw new TypeError(
+          `tasks.add: task "${nameOf(fn)}" is durable but was not made by this copy's defineTask(), which gives it its sender; import defineTask from the same hono-background-tasks as backgroundTasks`,
+        )
+      }
       // A durable task's arguments are checked even without a transport, so that tests catch them.
       const checked = durable ? durable.checkArgs(args) : args
       const transport = durable && (durable.transport ?? this.#options.transport)

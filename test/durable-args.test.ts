@@ -1,6 +1,6 @@
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
-import { type BackgroundTasksEnv, backgroundTasks, type TaskMessage } from '../src/index.ts'
+import { type BackgroundTasksEnv, backgroundTasks, drainTasks, type TaskMessage } from '../src/index.ts'
 import { cloudflareQueue, defineTask, type QueueProducer } from '../src/queue/index.ts'
 import { checkJsonArgs } from '../src/queue/json.ts'
 
@@ -96,6 +96,31 @@ describe('defineTask() fails when it is called, on bad input (10)', () => {
     expect(task.options).toEqual({ name: 'welcome', timeout: 5_000, always: true })
     expect(Object.isFrozen(task)).toBe(true)
     expect(typeof task.durable.checkArgs).toBe('function')
+    expect(typeof task.durable.send).toBe('function')
+  })
+
+  it('refuses at add() a durable task that no defineTask() of this copy made, rather than jam the request', async () => {
+    const real = defineTask('mail', () => {})
+    // What another copy or an older version of defineTask() would build: no sender.
+    const foreign = { fn: real.fn, options: real.options, durable: { checkArgs: real.durable.checkArgs } } as unknown as typeof real
+    const app = new Hono<BackgroundTasksEnv>()
+    app.use(backgroundTasks())
+    let thrown: unknown
+    app.get('/', (c) => {
+      try {
+        c.var.tasks.add(foreign)
+      } catch (error) {
+        thrown = error
+      }
+      return c.text('ok')
+    })
+    const res = await app.request('/')
+    expect(await res.text()).toBe('ok')
+    expect(thrown).toBeInstanceOf(TypeError)
+    expect((thrown as Error).message).toBe(
+      'tasks.add: task "mail" is durable but was not made by this copy\'s defineTask(), which gives it its sender; import defineTask from the same hono-background-tasks as backgroundTasks',
+    )
+    expect(await drainTasks({ timeout: 1_000 })).toEqual({ finished: [], unfinished: [] })
   })
 })
 

@@ -1,6 +1,7 @@
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
 import { type BackgroundTasksEnv, backgroundTasks, drainTasks, pendingTasks } from '../src/index.ts'
+import { track, untrack } from '../src/registry.ts'
 import { settled } from '../src/testing.ts'
 import { deferred } from './helpers.ts'
 
@@ -39,5 +40,23 @@ describe('the in-process registry (9)', () => {
     await settled(late)
     expect(requests()).toEqual([])
     expect(await drainTasks({ timeout: 1_000 })).toEqual({ finished: [], unfinished: [] })
+  })
+})
+
+describe('registry tickets (9)', () => {
+  it('untracking a ticket twice leaves the other requests listed', () => {
+    const work = (request: string) => ({ request, tasks: [{ name: request, state: 'waiting' as const, abort() {} }] })
+    const a = track(work('a'))
+    const b = track(work('b'))
+    const c = track(work('c'))
+    untrack(b)
+    untrack(b)
+    expect(pendingTasks().map((task) => task.request)).toEqual(['a', 'c'])
+    untrack(a)
+    untrack(a)
+    expect(pendingTasks().map((task) => task.request)).toEqual(['c'])
+    untrack(c)
+    untrack(c)
+    expect(pendingTasks()).toEqual([])
   })
 })
