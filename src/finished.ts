@@ -45,19 +45,17 @@ const watchStream = (init: ResponseInit, reader: Reader, peeked: readonly Uint8A
       start(controller) {
         for (const chunk of peeked) controller.enqueue(chunk)
       },
-      pull(controller) {
-        return read().then(
-          (result) => {
-            if (result.done) {
-              controller.close()
-              done()
-            } else controller.enqueue(result.value)
-          },
-          (error: unknown) => {
-            controller.error(error)
+      async pull(controller) {
+        try {
+          const result = await read()
+          if (result.done) {
+            controller.close()
             done()
-          },
-        )
+          } else controller.enqueue(result.value)
+        } catch (error) {
+          controller.error(error)
+          done()
+        }
       },
       cancel(reason) {
         done()
