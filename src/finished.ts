@@ -40,12 +40,11 @@ const watchStream = (init: ResponseInit, reader: Reader, peeked: readonly Uint8A
   const read = reader.bytes ? () => reader.bytes.read(new Uint8Array(PEEK_LIMIT)) : () => reader.chunks.read()
   // A turn later, so that the runtime has written the last chunk out before the tasks start.
   const done = () => setTimeout(start, 0)
+  let next = 0
   const stream = new ReadableStream<Uint8Array>(
     {
-      start(controller) {
-        for (const chunk of peeked) controller.enqueue(chunk)
-      },
       async pull(controller) {
+        if (next < peeked.length) return controller.enqueue(peeked[next++] as Uint8Array)
         try {
           const result = await read()
           if (result.done) {
