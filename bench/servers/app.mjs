@@ -3,6 +3,7 @@ import { Hono } from 'hono'
 import { stream, streamSSE } from 'hono/streaming'
 import { backgroundTasks } from '../../src/index.ts'
 import { bufferBody, chunkBytes, chunkCount, chunkText, pullStream } from './bodies.mjs'
+import { createDiagApp } from './ttfb-diag.mjs'
 
 const BODY = { hello: 'world' }
 
@@ -127,6 +128,7 @@ export const variants = {
 }
 
 export const createApp = (variant) => {
+  if (variant === 'diag') return createDiagApp()
   if (!(variant in variants)) throw new Error(`unknown variant ${variant}`)
   const app = new Hono()
   // Registered before the middleware: its handler answers without ever reaching it.
