@@ -32,12 +32,11 @@ const initOf = (res: Response, headers: Headers): ResponseInit => {
 /**
  * Passes a streamed body on one chunk per pull of its consumer (a high-water mark of 0 reads
  * nothing ahead), after the chunks the peek has read (`peeked`, at most `PEEK_LIMIT` bytes), and
- * tells when its last chunk was read or it was cancelled. `reader` is a BYOB reader where the body
- * is a byte stream of small chunks: workerd hands a buffered body out in 4 KiB chunks, and each
- * chunk passed on costs a turn of its event loop.
+ * tells when its last chunk was read or it was cancelled. `reader` is a BYOB reader on workerd where
+ * the body is a byte stream of small chunks (`byteReads`).
  */
 const watchStream = (init: ResponseInit, reader: Reader, peeked: readonly Uint8Array[], start: () => void): Response => {
-  const read = reader.bytes ? () => reader.bytes.read(new Uint8Array(PEEK_LIMIT)) : () => reader.chunks.read()
+  const read = reader.bytes ? byteReads(reader.bytes) : () => reader.chunks.read()
   // A turn later, so that the runtime has written the last chunk out before the tasks start.
   const done = () => setTimeout(start, 0)
   let next = 0
@@ -66,17 +65,47 @@ const watchStream = (init: ResponseInit, reader: Reader, peeked: readonly Uint8A
   return markWatched(new Response(stream, init))
 }
 
+/**
+ * Reads of a byte stream into a `PEEK_LIMIT` buffer. A read that filled half of it or more hands the
+ * buffer on and the next read gets a new one; a shorter one is copied out and the buffer reused, so
+ * that a small chunk does not keep 64 KiB alive downstream.
+ */
+const byteReads = (reader: ReadableStreamBYOBReader): (() => Promise<ReadableStreamReadResult<Uint8Array>>) => {
+  let buffer = new ArrayBuffer(PEEK_LIMIT)
+  return async () => {
+    const result = await reader.read(new Uint8Array(buffer))
+    if (result.done) return result
+    if (result.value.byteLength >= PEEK_LIMIT / 2) {
+      buffer = new ArrayBuffer(PEEK_LIMIT)
+      return result
+    }
+    buffer = result.value.buffer as ArrayBuffer
+    return { done: false, value: result.value.slice() }
+  }
+}
+
+/**
+ * workerd, where a buffered body comes out of its byte stream in 4 KiB chunks, each costing a turn of
+ * the isolate. Elsewhere BYOB reads are not worth their risk: through the peek's tee, a hand-written
+ * byte source that closes without `respond(0)` (the Streams spec asks for it; many skip it) would
+ * leave a BYOB read pending forever, where a default read ends.
+ */
+const BYOB_PAYS = (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent === 'Cloudflare-Workers'
+
 type Reader =
   | { bytes: ReadableStreamBYOBReader; chunks?: undefined }
   | { bytes?: undefined; chunks: ReadableStreamDefaultReader<Uint8Array> }
 
-/** A BYOB reader of `body` where it is a byte stream (workerd's and undici's own bodies are), else a default one. */
+/** A BYOB reader of `body` on workerd where it is a byte stream (its own bodies are), else a default one. */
 const readerOf = (body: ReadableStream<Uint8Array>): Reader => {
-  try {
-    return { bytes: body.getReader({ mode: 'byob' }) }
-  } catch {
-    return { chunks: body.getReader() }
+  if (BYOB_PAYS) {
+    try {
+      return { bytes: body.getReader({ mode: 'byob' }) }
+    } catch {
+      // A stream made in JavaScript: not a byte stream.
+    }
   }
+  return { chunks: body.getReader() }
 }
 
 /**
