@@ -31,6 +31,11 @@ const VARIANTS = [
   const only = process.env.BENCH_CALLGRIND_VARIANTS
   return !only || only.split(',').includes(variant)
 })
+if (!['floor', 'one'].every((needed) => VARIANTS.some(([variant]) => variant === needed))) {
+  throw new Error(
+    `BENCH_CALLGRIND_VARIANTS=${process.env.BENCH_CALLGRIND_VARIANTS}: keep floor and one, which the by-function table compares`,
+  )
+}
 
 const has = (command) => {
   try {
@@ -195,9 +200,9 @@ export const instructions = async ({
         rows: VARIANTS.map(([variant, label, against]) => [
           label,
           `${fmt.int(per(variant))} [${fmt.range(results[variant].perRequest, 0)}]`,
-          against ?? '',
-          against ? `${per(variant) >= per(against) ? '+' : ''}${fmt.int(per(variant) - per(against))}` : '',
-          against ? fmt.ratio(per(variant) / per(against)) : '',
+          results[against] ? against : '',
+          results[against] ? `${per(variant) >= per(against) ? '+' : ''}${fmt.int(per(variant) - per(against))}` : '',
+          results[against] ? fmt.ratio(per(variant) / per(against)) : '',
         ]),
       },
       {

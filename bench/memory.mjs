@@ -40,7 +40,7 @@ export const memory = async ({
     }
     const trail = Object.fromEntries(names.map((n) => [n, [before[n]]]))
     const perChunk = Math.ceil(total / chunks)
-    // Requests answered after the warm-up: with wrk more than asked for (it runs whole seconds).
+    // Requests answered after the warm-up: wrk stops at the count, give or take a response per connection.
     const answered = Object.fromEntries(names.map((n) => [n, 0]))
     for (let chunk = 0; chunk < chunks; chunk++) {
       for (const name of chunk % 2 ? [...names].reverse() : names) {
@@ -66,7 +66,7 @@ export const memory = async ({
       intro: [
         `Node, @hono/node-server, \`--expose-gc\`. The library server adds one 5 ms task per request; the control is bare Hono.`,
         `After a 10,000-request warm-up each, at least ${fmt.int(total)} requests per server in ${chunks} chunks, the two servers taking turns`,
-        `(${generator}, ${connections} connections${generator === 'wrk' ? '; wrk runs whole seconds, so each chunk runs until at least its share is answered and may go up to a second of load beyond it' : ''}). Each measurement waits until every task has completed, then runs \`gc()\` twice.`,
+        `(${generator}, ${connections} connections${generator === 'wrk' ? '; wrk stops itself once a chunk is answered, give or take a response per connection' : ''}). Each measurement waits until every task has completed, then runs \`gc()\` twice.`,
       ].join('\n'),
       tables: [
         {

@@ -30,7 +30,7 @@ export const generator = wrkPath ? 'wrk' : 'autocannon'
 export const generatorCommand = ({ connections = 50, duration = 3 } = {}) =>
   generator === 'wrk' ? `wrk -t1 -c${connections} -d${duration}s` : `autocannon -c ${connections} -d ${duration}`
 
-const wrk = ({ url, connections, duration }) =>
+const wrk = ({ url, connections, duration, stopAfter }) =>
   new Promise((resolve, reject) => {
     const args = [
       '-t1',
@@ -42,7 +42,8 @@ const wrk = ({ url, connections, duration }) =>
       path.join(benchDir, 'lib/wrk-report.lua'),
       url,
     ]
-    execFile(wrkPath, args, { encoding: 'utf8' }, (error, stdout, stderr) => {
+    const env = stopAfter ? { ...process.env, WRK_STOP_AFTER: String(stopAfter) } : process.env
+    const child = execFile(wrkPath, args, { encoding: 'utf8', env }, (error, stdout, stderr) => {
       if (error) return reject(new Error(`wrk ${args.join(' ')}: ${error.message}\n${stderr}`))
       const line = stdout.split('\n').find((l) => l.startsWith('{'))
       if (!line) return reject(new Error(`wrk printed no summary:\n${stdout}\n${stderr}`))
@@ -58,6 +59,8 @@ const wrk = ({ url, connections, duration }) =>
         p99: r.p99 / 1000,
       })
     })
+    // wrk-report.lua has seen its `stopAfter` responses: SIGINT ends wrk with its summary.
+    if (stopAfter) child.stderr?.on('data', (chunk) => String(chunk).includes('wrk-report: stopped') && child.kill('SIGINT'))
   })
 
 /**
@@ -68,9 +71,10 @@ export const load = ({ url, connections = 50, duration = 3 }) =>
   wrkPath ? wrk({ url, connections, duration }) : cannon({ url, connections, duration })
 
 /**
- * Loads `url` until at least `requests` were answered (wrk has no request count: it runs in pieces of
- * `piece` seconds, by default 1-2); returns the total and the generator's name. Each new piece opens its
- * connections anew, so a long piece keeps the cost of connecting out of the figures.
+ * Loads `url` until `requests` were answered (wrk stops itself once the requests still missing have
+ * been answered, or after `piece` seconds, by default 60; a few more may arrive on its other
+ * connections); returns the total and the generator's name. Each new piece opens its connections
+ * anew, so a long piece keeps the cost of connecting out of the figures.
  */
 export const loadRequests = async ({ url, connections = 50, requests, piece }) => {
   if (!wrkPath) {
@@ -80,7 +84,7 @@ export const loadRequests = async ({ url, connections = 50, requests, piece }) =
   let total = 0
   let errors = 0
   for (let empty = 0; total < requests; ) {
-    const run = await wrk({ url, connections, duration: piece ?? (requests - total > 20_000 ? 2 : 1) })
+    const run = await wrk({ url, connections, duration: piece ?? 60, stopAfter: requests - total })
     // A server that is still compiling (under valgrind, say) may answer nothing for a while; one that is gone errs.
     empty = run.requests === 0 ? empty + 1 : 0
     if (empty > 0 && (run.errors > 0 || empty >= 30)) {
