@@ -2,6 +2,7 @@ import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
 import { type BackgroundTasksEnv, backgroundTasks } from '../src/index.ts'
 import { settled } from '../src/testing.ts'
+import { readChunks } from './helpers.ts'
 
 /**
  * A hand-written byte source that enqueues `count` chunks of `size` bytes, one per macrotask, and
@@ -44,13 +45,7 @@ describe('byte-stream bodies the middleware watches (9)', () => {
   it('hand out small chunks in buffers of their own size, not the 64 KiB read buffer', async () => {
     const ran: string[] = []
     const res = await appWith(200, 10, ran).request('/bytes')
-    const reader = (res.body as ReadableStream<Uint8Array>).getReader()
-    let total = 0
-    let held = 0
-    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
-      total += chunk.value.byteLength
-      held += chunk.value.buffer.byteLength
-    }
+    const { total, held } = await readChunks(res)
     expect(total).toBe(2_000)
     // Each chunk may sit in a socket's queue downstream: it must not keep a 64 KiB buffer alive.
     expect(held).toBeLessThanOrEqual(2 * total)

@@ -13,6 +13,18 @@ export const deferred = <T = void>() => {
   return { promise, resolve, reject }
 }
 
+/** Reads a body to its end: the bytes it carried, and the bytes of the buffers its chunks keep alive. */
+export const readChunks = async (res: Response): Promise<{ total: number; held: number }> => {
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader()
+  let total = 0
+  let held = 0
+  for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+    total += chunk.value.byteLength
+    held += chunk.value.buffer.byteLength
+  }
+  return { total, held }
+}
+
 /** A stand-in ExecutionContext that records how `waitUntil` was called. For unit tests only. */
 export const recordingExecutionContext = () => {
   const calls: { promise: Promise<unknown>; boundToOwner: boolean }[] = []

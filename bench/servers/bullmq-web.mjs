@@ -22,22 +22,17 @@ const mark = defineTask('mark', (n) => {
 
 const app = new Hono()
 app.get('/__marks', (c) => c.json(marks.splice(0)))
-if (variant === 'bare') {
-  app.get('/', (c) => c.json(BODY))
-} else if (variant === 'inprocess') {
-  app.use(backgroundTasks())
-  app.get('/', (c) => {
-    c.var.tasks.add(noop)
-    return c.json(BODY)
-  })
-  app.get('/mark', (c) => {
-    c.var.tasks.add(mark, Number(c.req.query('n')))
-    return c.json(BODY)
-  })
-} else if (variant === 'durable') {
+if (variant === 'inprocess') app.use(backgroundTasks())
+else if (variant === 'durable') {
   const connection = new Redis({ path: process.env.REDIS_SOCKET, maxRetriesPerRequest: null })
   const queue = new Queue(process.env.QUEUE, { connection })
   app.use(backgroundTasks({ transport: bullmqQueue(queue, { jobOptions: { removeOnComplete: true, removeOnFail: true } }) }))
+} else if (variant !== 'bare') throw new Error(`unknown variant ${variant}`)
+
+if (variant === 'bare') {
+  app.get('/', (c) => c.json(BODY))
+} else {
+  // The same routes in process and durable: only where the middleware sends the tasks differs.
   app.get('/', (c) => {
     c.var.tasks.add(noop)
     return c.json(BODY)
@@ -46,7 +41,7 @@ if (variant === 'bare') {
     c.var.tasks.add(mark, Number(c.req.query('n')))
     return c.json(BODY)
   })
-} else throw new Error(`unknown variant ${variant}`)
+}
 
 const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => {
   console.log(JSON.stringify({ port: info.port }))

@@ -6,7 +6,7 @@ import { type BackgroundTasksEnv, backgroundTasks, pendingTasks } from '../../sr
 import { settled } from '../../src/testing.ts'
 import { behaviourSuite } from '../behaviour-suite.ts'
 import { createScenarioApp } from '../fixtures/scenario-app.ts'
-import { deferred } from '../helpers.ts'
+import { deferred, readChunks } from '../helpers.ts'
 import { passThroughSuite } from '../pass-through-suite.ts'
 
 describe('workerd: hand-off to the real ExecutionContext', () => {
@@ -111,13 +111,7 @@ describe('workerd: a byte-stream body read in 64 KiB buffers (9)', () => {
     })
     expect(navigator.userAgent).toBe('Cloudflare-Workers')
     const res = await app.request('/bytes')
-    const reader = (res.body as ReadableStream<Uint8Array>).getReader()
-    let total = 0
-    let held = 0
-    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
-      total += chunk.value.byteLength
-      held += chunk.value.buffer.byteLength
-    }
+    const { total, held } = await readChunks(res)
     expect(total).toBe(2_000)
     // Each chunk may wait in a socket's queue downstream: it must not keep a 64 KiB read buffer alive.
     expect(held).toBeLessThanOrEqual(2 * total)
