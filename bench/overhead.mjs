@@ -26,6 +26,7 @@ const VARIANTS = [
 // changes less between them; the groups, and the order inside each, rotate from round to round.
 const GROUPS = [['floor', 'one', 'three', 'floor2', 'one-var'], ['floor-bare', 'mounted', 'floor-bare2'], ['bare']]
 const WITH_TASKS = ['floor', 'floor2', 'one', 'three', 'one-var']
+const SPLIT = ['userPerRequest', 'gcPerRequest', 'systemPerRequest', 'scavengesPer10k', 'gcPauseMs']
 
 /** Round `n`'s order: groups rotated, each group rotated and, every other round, reversed. */
 const orderOf = (n) =>
@@ -50,6 +51,19 @@ const ratioTarget = (what, ratio, wanted, noise, { atMost = false } = {}) => {
     ...(pass || missed ? {} : { verdict: 'inconclusive' }),
   }
 }
+
+/**
+ * Where a round's server CPU went, per request: user time (JavaScript, GC included), of it the GC
+ * pauses the runtime reported, and system time (the sockets); scavenges per 10,000 requests.
+ */
+const cpuSplit = (before, after, requests) => ({
+  cpuPerRequest: (after.cpu - before.cpu) / requests,
+  userPerRequest: (after.user - before.user) / requests,
+  systemPerRequest: (after.system - before.system) / requests,
+  gcPerRequest: (1000 * (after.gc.ms - before.gc.ms)) / requests,
+  scavengesPer10k: (10_000 * (after.gc.minor - before.gc.minor)) / requests,
+  gcPauseMs: (after.gc.ms - before.gc.ms) / Math.max(1, after.gc.minor + after.gc.major - before.gc.minor - before.gc.major),
+})
 
 export const overhead = async ({
   rounds = envNumber('BENCH_ROUNDS', 10),
@@ -78,7 +92,7 @@ export const overhead = async ({
         const run = await load({ url: `${server.url}/`, connections, duration })
         // Tasks run after the responses: their CPU is counted once they have all completed.
         const after = await waitForTasks(server)
-        measured[id] = { ...run, cpuPerRequest: (after.cpu - before.cpu) / run.requests }
+        measured[id] = { ...run, ...cpuSplit(before, after, run.requests) }
         if (run.errors) throw new Error(`${id}: ${run.errors} errors under load`)
         await sleep(200)
       }
@@ -103,6 +117,11 @@ export const overhead = async ({
     p50: median(results.map((r) => r[id].p50)),
     p99: median(results.map((r) => r[id].p99)),
     cpu: median(results.map((r) => r[id].cpuPerRequest)),
+    ...Object.fromEntries(SPLIT.map((key) => [key, median(results.map((r) => r[id][key]))])),
+    // Per-round differences from the compared variant, in µs: what each part adds, paired like the ratios.
+    extra: Object.fromEntries(
+      (base ? ['cpuPerRequest', ...SPLIT] : []).map((key) => [key, median(results.map((r) => r[id][key] - r[base][key]))]),
+    ),
     vsBare: ratio(id, 'bare', 'rps'),
     rpsRatios: base ? ratio(id, base, 'rps') : [],
     p99Ratios: base ? ratio(id, base, 'p99') : [],
@@ -167,6 +186,35 @@ export const overhead = async ({
             `${fmt.ratio(median(r.p99Ratios))} [${fmt.range(r.p99Ratios)}]`,
             `${fmt.ratio(median(r.cpuRatios))} [${fmt.range(r.cpuRatios)}]`,
           ]),
+      },
+      {
+        caption:
+          'Where the server CPU per request goes (medians of the rounds; user time includes the GC pauses, which Node reports as performance entries; extra: the median of the per-round differences from the compared variant, the A/A controls showing its noise):',
+        headers: [
+          'Variant',
+          'CPU/req',
+          'user',
+          'of it GC',
+          'system',
+          'scavenges per 10k req',
+          'mean GC pause',
+          'extra CPU',
+          'extra user',
+          'extra GC',
+          'extra system',
+        ],
+        rows: rows.map((r) => [
+          r.label,
+          fmt.us(r.cpu),
+          fmt.us(r.userPerRequest),
+          fmt.us(r.gcPerRequest),
+          fmt.us(r.systemPerRequest),
+          r.scavengesPer10k.toFixed(1),
+          fmt.ms(r.gcPauseMs),
+          ...(r.base
+            ? ['cpuPerRequest', 'userPerRequest', 'gcPerRequest', 'systemPerRequest'].map((key) => fmt.signedUs(r.extra[key]))
+            : ['', '', '', '']),
+        ]),
       },
     ],
     targets: [

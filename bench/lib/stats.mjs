@@ -29,5 +29,7 @@ export const fmt = {
   bytes: (n) => `${Math.round(n).toLocaleString('en-US')} B`,
   mib: (n) => (Number.isFinite(n) ? `${(n / 1024 / 1024).toFixed(1)} MiB` : 'n/a'),
   signedMib: (n) => (Number.isFinite(n) ? `${n >= 0 ? '+' : ''}${(n / 1024 / 1024).toFixed(2)} MiB` : 'n/a'),
+  us: (n) => (Number.isFinite(n) ? `${n.toFixed(2)} µs` : 'n/a'),
+  signedUs: (n) => (Number.isFinite(n) ? `${n >= 0 ? '+' : ''}${n.toFixed(2)} µs` : 'n/a'),
   pass: (ok) => (ok ? 'yes' : '**NO**'),
 }
