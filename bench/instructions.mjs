@@ -48,8 +48,22 @@ const has = (command) => {
 
 const control = (pid, flag) => run('callgrind_control', [flag, String(pid)])
 
+/**
+ * Cache misses per request from a dump made with `--cache-sim=yes` (events Ir Dr Dw I1mr D1mr D1mw
+ * ILmr DLmr DLmw), and callgrind's own estimate of cycles: Ir + 10 per first-level miss + 100 per
+ * last-level miss. Instructions alone cannot show what a larger heap per request costs in memory stalls.
+ */
+const CACHE_EVENTS = ['I1mr', 'D1mr', 'D1mw', 'ILmr', 'DLmr', 'DLmw']
+
+const cacheMisses = (events, counts, requests) => {
+  const of = (name) => (counts[events.split(' ').indexOf(name)] ?? 0) / requests
+  const l1 = of('I1mr') + of('D1mr') + of('D1mw')
+  const ll = of('ILmr') + of('DLmr') + of('DLmw')
+  return { l1, ll, cycles: of('Ir') + 10 * l1 + 100 * ll }
+}
+
 /** Instructions per request of one variant: median of `windows` windows of `perWindow` requests. */
-const measure = async (variant, { windows, perWindow, warmup, connections }) => {
+const measure = async (variant, { windows, perWindow, warmup, connections, cacheSim }) => {
   const dir = path.join(cacheDir, `callgrind-${variant}`)
   rmSync(dir, { recursive: true, force: true })
   mkdirSync(dir, { recursive: true })
@@ -57,7 +71,16 @@ const measure = async (variant, { windows, perWindow, warmup, connections }) => 
   const server = await startServer(
     `callgrind:${variant}`,
     'valgrind',
-    ['--tool=callgrind', '--instr-atstart=no', `--callgrind-out-file=${dir}/out.%p`, process.execPath, '--perf-basic-prof', file, variant],
+    [
+      '--tool=callgrind',
+      '--instr-atstart=no',
+      ...(cacheSim ? ['--cache-sim=yes'] : []),
+      `--callgrind-out-file=${dir}/out.%p`,
+      process.execPath,
+      '--perf-basic-prof',
+      file,
+      variant,
+    ],
     { timeout: 180_000 },
   )
   const url = `${server.url}/`
@@ -68,6 +91,7 @@ const measure = async (variant, { windows, perWindow, warmup, connections }) => 
     await control(pid, '--instr=on')
     await loadRequests({ url, connections, requests: Math.ceil(warmup / 5), piece: 5 })
     const perRequest = []
+    const misses = []
     let last
     for (let w = 0; w < windows; w++) {
       await control(pid, '--zero')
@@ -79,19 +103,22 @@ const measure = async (variant, { windows, perWindow, warmup, connections }) => 
         .filter((f) => /^out\.\d+\.\d+$/.test(f))
         .sort((a, b) => Number(b.split('.').pop()) - Number(a.split('.').pop()))[0]
       if (!file) throw new Error(`callgrind:${variant}: no dump in ${dir}`)
-      const summary = /^summary: (\d+)/m.exec(readFileSync(path.join(dir, file), 'utf8'))
+      const dump = readFileSync(path.join(dir, file), 'utf8')
+      const summary = /^summary: ([\d ]+)$/m.exec(dump)
       if (!summary) throw new Error(`callgrind:${variant}: no summary line in ${file}`)
-      perRequest.push(Number(summary[1]) / requests)
+      const counts = summary[1].split(' ').map(Number)
+      perRequest.push(counts[0] / requests)
+      if (cacheSim) misses.push(cacheMisses(/^events: (.*)$/m.exec(dump)?.[1] ?? '', counts, requests))
       last = { file: path.join(dir, file), requests }
     }
-    return { perRequest, last, map: `/tmp/perf-${pid}.map` }
+    return { perRequest, misses, last, map: `/tmp/perf-${pid}.map` }
   } finally {
     await server.stop('SIGTERM')
   }
 }
 
 /** Per-request instructions by function of a dump; JIT code is named from the perf map. */
-const byFunction = async ({ file, requests }, mapFile) => {
+const byFunction = async ({ file, requests }, mapFile, cacheSim) => {
   const map = readFileSync(mapFile, 'utf8')
     .split('\n')
     .map((line) => {
@@ -123,16 +150,27 @@ const byFunction = async ({ file, requests }, mapFile) => {
       } else hi = mid - 1
     }
   }
-  const { stdout } = await run('callgrind_annotate', ['--inclusive=no', '--threshold=100', file], { maxBuffer: 1 << 26 })
+  const shown = cacheSim ? ['Ir', ...CACHE_EVENTS] : ['Ir']
+  const { stdout } = await run('callgrind_annotate', ['--inclusive=no', '--threshold=100', `--show=${shown.join(',')}`, file], {
+    maxBuffer: 1 << 26,
+  })
+  // Per function: instructions, and with the cache simulated, callgrind's estimate of cycles.
   const totals = new Map()
+  // One count per event shown ("." for none), each but the last column's with its share in brackets, then the name.
+  const column = String.raw`([\d,]+|\.)(?: \([ \d.]+%\))?\s+`
+  const row = new RegExp(`^\\s*${column.repeat(shown.length)}(.*)$`)
   for (const line of stdout.split('\n')) {
-    const m = /^\s*([\d,]+) \([ \d.]+%\)\s+(.*)$/.exec(line)
-    if (!m || line.includes('PROGRAM TOTALS')) continue
-    let name = m[2].replace(/^\?\?\?:/, '')
+    const m = row.exec(line)
+    if (!m || line.includes('PROGRAM TOTALS') || !/\d/.test(m[1])) continue
+    const counts = m.slice(1, -1).map((n) => (n === '.' ? 0 : Number(n.replaceAll(',', ''))) / requests)
+    let name = m.at(-1).replace(/^\?\?\?:/, '')
     const jit = /^0x([0-9a-f]+)('\d+)? \[\?\?\?\]/.exec(name)
     if (jit) name = nameAt(Number.parseInt(jit[1], 16))
     else name = name.replace(/\(.*\) \[/, ' [').replace(/ \[[^\]]*\]$/, '')
-    totals.set(name, (totals.get(name) ?? 0) + Number(m[1].replaceAll(',', '')) / requests)
+    const [ir, i1, d1r, d1w, ill, dlr, dlw] = counts
+    const cycles = cacheSim ? ir + 10 * (i1 + d1r + d1w) + 100 * (ill + dlr + dlw) : ir
+    const sum = totals.get(name) ?? { ir: 0, cycles: 0 }
+    totals.set(name, { ir: sum.ir + ir, cycles: sum.cycles + cycles })
   }
   return totals
 }
@@ -143,6 +181,8 @@ export const instructions = async ({
   perWindow = envNumber('BENCH_CALLGRIND_REQUESTS', 8000),
   warmup = envNumber('BENCH_CALLGRIND_WARMUP', 40_000),
   connections = 10,
+  // A simulated cache (about twice as slow): misses per request and estimated cycles, besides instructions.
+  cacheSim = process.env.BENCH_CALLGRIND_CACHE !== '0',
 } = {}) => {
   const env = environment()
   const started = performance.now()
@@ -162,9 +202,10 @@ export const instructions = async ({
       for (let variant = queue.shift(); variant; variant = queue.shift()) {
         // Several processes: two identical ones can differ by a percent for their whole lives (what the JIT inlined).
         const runs = []
-        for (let i = 0; i < processes; i++) runs.push(await measure(variant, { windows, perWindow, warmup, connections }))
+        for (let i = 0; i < processes; i++) runs.push(await measure(variant, { windows, perWindow, warmup, connections, cacheSim }))
         results[variant] = {
           perRequest: runs.flatMap((r) => r.perRequest),
+          misses: runs.flatMap((r) => r.misses),
           last: runs.at(-1).last,
           map: runs.at(-1).map,
           maps: runs.map((r) => r.map),
@@ -174,15 +215,18 @@ export const instructions = async ({
     }),
   )
   const per = (variant) => median(results[variant].perRequest)
-  const floor = await byFunction(results.floor.last, results.floor.map)
-  const one = await byFunction(results.one.last, results.one.map)
+  const floor = await byFunction(results.floor.last, results.floor.map, cacheSim)
+  const one = await byFunction(results.one.last, results.one.map, cacheSim)
   for (const { maps } of Object.values(results)) for (const map of maps) rmSync(map, { force: true })
   const names = new Set([...floor.keys(), ...one.keys()])
+  const NONE = { ir: 0, cycles: 0 }
+  const extra = (name, key) => (one.get(name) ?? NONE)[key] - (floor.get(name) ?? NONE)[key]
+  // Sorted by what a row adds in estimated cycles (in instructions without the cache simulation).
   const diffs = [...names]
-    .map((name) => [name, (one.get(name) ?? 0) - (floor.get(name) ?? 0)])
-    .filter(([, d]) => Math.abs(d) >= 25)
-    .sort((a, b) => b[1] - a[1])
-  const total = (m) => [...m.values()].reduce((a, b) => a + b, 0)
+    .filter((name) => Math.abs(extra(name, 'ir')) >= 25 || Math.abs(extra(name, 'cycles')) >= 250)
+    .sort((a, b) => extra(b, 'cycles') - extra(a, 'cycles'))
+  const total = (m, key) => [...m.values()].reduce((sum, counts) => sum + counts[key], 0)
+  const cell = (n) => `${n >= 0 ? '+' : ''}${fmt.int(n)}`
   return {
     ...base,
     seconds: (performance.now() - started) / 1000,
@@ -205,14 +249,41 @@ export const instructions = async ({
           results[against] ? fmt.ratio(per(variant) / per(against)) : '',
         ]),
       },
+      ...(cacheSim
+        ? [
+            {
+              caption: `The same windows with callgrind's simulated cache (\`--cache-sim=yes\`): misses per request, and its estimate of cycles (instructions + 10 per first-level miss + 100 per last-level miss), medians of the ${processes * windows} windows:`,
+              headers: ['Variant', 'L1 misses/request', 'LL misses/request', 'estimated cycles/request', 'compared with', 'extra', 'ratio'],
+              rows: VARIANTS.map(([variant, label, against]) => {
+                const cyc = (v) => median(results[v].misses.map((m) => m.cycles))
+                return [
+                  label,
+                  fmt.int(median(results[variant].misses.map((m) => m.l1))),
+                  fmt.int(median(results[variant].misses.map((m) => m.ll))),
+                  fmt.int(cyc(variant)),
+                  results[against] ? against : '',
+                  results[against] ? `${cyc(variant) >= cyc(against) ? '+' : ''}${fmt.int(cyc(variant) - cyc(against))}` : '',
+                  results[against] ? fmt.ratio(cyc(variant) / cyc(against)) : '',
+                ]
+              }),
+            },
+          ]
+        : []),
       {
-        caption: `Where one task's extra instructions go, by function (the last window each of \`one\` and \`floor\`: ${fmt.int(total(one) - total(floor))} per request in these two; rows of at least 25):`,
-        headers: ['Function (JS: file and line in the bundle)', 'floor', 'one task', 'extra'],
-        rows: diffs.map(([name, d]) => [
+        caption: `Where one task's extra instructions go, by function (the last window each of \`one\` and \`floor\`: ${fmt.int(total(one, 'ir') - total(floor, 'ir'))} instructions${cacheSim ? ` and ${fmt.int(total(one, 'cycles') - total(floor, 'cycles'))} estimated cycles` : ''} per request in these two; rows of at least 25 instructions${cacheSim ? ' or 250 cycles' : ''}):`,
+        headers: [
+          'Function (JS: file and line in the bundle)',
+          'floor',
+          'one task',
+          'extra',
+          ...(cacheSim ? ['extra estimated cycles'] : []),
+        ],
+        rows: diffs.map((name) => [
           name.length > 110 ? `${name.slice(0, 107)}...` : name,
-          fmt.int(floor.get(name) ?? 0),
-          fmt.int(one.get(name) ?? 0),
-          `${d >= 0 ? '+' : ''}${fmt.int(d)}`,
+          fmt.int((floor.get(name) ?? NONE).ir),
+          fmt.int((one.get(name) ?? NONE).ir),
+          cell(extra(name, 'ir')),
+          ...(cacheSim ? [cell(extra(name, 'cycles'))] : []),
         ]),
       },
     ],

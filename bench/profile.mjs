@@ -6,11 +6,11 @@
 // - the cost of the JavaScript primitives the library uses per task, on this Node;
 // - node --cpu-prof of the real HTTP servers (the floor and one task), split by owner.
 import { execFile } from 'node:child_process'
-import { readdirSync, rmSync } from 'node:fs'
+import { existsSync, readdirSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import { buildMicro } from './lib/build.mjs'
-import { analyseProfile, sourceMapOfBundle } from './lib/cpuprofile.mjs'
+import { allocationsByFunction, analyseProfile, sourceMapOfBundle } from './lib/cpuprofile.mjs'
 import { generator, load, sleep, waitForTasks } from './lib/load.mjs'
 import { envNumber, isMain } from './lib/main.mjs'
 import { benchDir, cacheDir, root } from './lib/paths.mjs'
@@ -84,6 +84,35 @@ const httpProfile = async (variant, { duration, connections }) => {
   return { file: profileFile(dir), load: run }
 }
 
+/** Sampled allocations of a real server under load (bench/lib/alloc-sampler.mjs): bytes per request by function. */
+const allocProfile = async (variant, { duration, connections, fileOfLine }) => {
+  const out = path.join(cacheDir, `alloc-${variant}.json`)
+  rmSync(out, { force: true })
+  const sampler = path.join(benchDir, 'lib/alloc-sampler.mjs')
+  const server = await startNode(variant, {
+    nodeArgs: ['--import', sampler],
+    name: `node:${variant} (allocations)`,
+    env: { BENCH_ALLOC_OUT: out },
+  })
+  try {
+    await load({ url: `${server.url}/`, connections, duration: 1 })
+    await waitForTasks(server)
+    process.kill(server.child.pid, 'SIGUSR2')
+    await sleep(300)
+    const { requests } = await load({ url: `${server.url}/`, connections, duration })
+    await waitForTasks(server)
+    process.kill(server.child.pid, 'SIGUSR2')
+    for (let waited = 0; !existsSync(out); waited += 100) {
+      if (waited > 30_000) throw new Error(`node:${variant}: no allocation profile after 30 s`)
+      await sleep(100)
+    }
+    await sleep(500)
+    return allocationsByFunction(out, requests, { fileOfLine })
+  } finally {
+    await server.stop('SIGTERM')
+  }
+}
+
 const share = (part, whole) => `${((100 * part) / whole).toFixed(1)}%`
 
 export const profile = async ({
@@ -107,6 +136,14 @@ export const profile = async ({
     const { file, load: run } = await httpProfile(variant, { duration, connections })
     http[variant] = { file, load: run, stats: analyseProfile(file, { fileOfLine, ...run.window }) }
   }
+  const allocations = {}
+  for (const variant of ['floor', 'one']) allocations[variant] = await allocProfile(variant, { duration, connections, fileOfLine })
+  const allocated = (variant, name) => allocations[variant].get(name) ?? 0
+  const allocTotal = (variant) => [...allocations[variant].values()].reduce((a, b) => a + b, 0)
+  const allocRows = [...new Set([...allocations.floor.keys(), ...allocations.one.keys()])]
+    .map((name) => [name, allocated('one', name) - allocated('floor', name)])
+    .filter(([, extra]) => Math.abs(extra) >= 16)
+    .sort((a, b) => b[1] - a[1])
 
   const us = (variant) => median(microRun.rounds.map((r) => r[variant] / 1000))
   const diff = (variant) => median(microRun.rounds.map((r) => (r[variant] - r[MICRO_BASE[variant]]) / 1000))
@@ -184,6 +221,16 @@ export const profile = async ({
           ]),
           ['requests/s while profiled', fmt.int(http.floor.load.rps), fmt.int(http.one.load.rps)],
         ],
+      },
+      {
+        caption: `Bytes allocated per request by the function that allocated them, the real servers under V8's sampling heap profiler (every 64 bytes on average, objects already collected included; ${generator}, ${connections} connections, ${duration} s): ${fmt.int(allocTotal('floor'))} B for the floor, ${fmt.int(allocTotal('one'))} B with one task. Rows that differ by 16 B or more:`,
+        headers: ['Allocated in', 'floor', 'one no-op task', 'extra'],
+        rows: allocRows.map(([name, extra]) => [
+          name.length > 100 ? `${name.slice(0, 97)}...` : name,
+          fmt.bytes(allocated('floor', name)),
+          fmt.bytes(allocated('one', name)),
+          `${extra >= 0 ? '+' : ''}${fmt.bytes(extra)}`,
+        ]),
       },
     ],
     notes: [

@@ -83,3 +83,25 @@ export const analyseProfile = (path, { fileOfLine = () => '', from = 0, to = Num
   const sorted = (map) => [...map.entries()].sort((a, b) => b[1] - a[1])
   return { total, categories: sorted(categories), libraryFunctions: sorted(libraryFunctions), libraryLeaves: sorted(libraryLeaves) }
 }
+
+/**
+ * Bytes allocated per request by the function that allocated them (self size), from a sampling heap
+ * profile (bench/lib/alloc-sampler.mjs) taken over `requests` requests. Library functions are named with
+ * their source file, others with their file and line.
+ */
+export const allocationsByFunction = (path, requests, { fileOfLine = () => '' } = {}) => {
+  const profile = JSON.parse(readFileSync(path, 'utf8'))
+  const bytes = new Map()
+  const visit = (node) => {
+    const frame = node.callFrame
+    const name = frame.url.endsWith('/lib.mjs')
+      ? `${frame.functionName || '(anonymous)'} (${fileOfLine(frame.lineNumber)})`
+      : frame.url
+        ? label(frame)
+        : frame.functionName || '(V8)'
+    if (node.selfSize) bytes.set(name, (bytes.get(name) ?? 0) + node.selfSize / requests)
+    for (const child of node.children ?? []) visit(child)
+  }
+  visit(profile.head)
+  return bytes
+}

@@ -7,10 +7,10 @@ import { binaries, startServer } from './proc.mjs'
 const servers = path.join(benchDir, 'servers')
 let nodeBundle
 
-export const startNode = async (variant, { nodeArgs = [], name = `node:${variant}` } = {}) => {
+export const startNode = async (variant, { nodeArgs = [], name = `node:${variant}`, env } = {}) => {
   nodeBundle ??= buildNodeServer()
   const file = await nodeBundle
-  return startServer(name, binaries.node, [...nodeArgs, file, variant])
+  return startServer(name, binaries.node, [...nodeArgs, file, variant], { env })
 }
 
 export const startBun = (variant) => {
