@@ -19,13 +19,15 @@ const VARIANTS = [
   // The no-task floor in a second process: the noise of the comparison of 'mounted', made in its own group.
   ['floor-bare2', 'floor-bare', "floor, no task, again (A/A control of 'mounted')", 'floor-bare'],
   ['one', 'one', 'one no-op task', 'floor'],
+  // No library: what 1 µs more of JavaScript per request does to req/s, CPU and p99 in this run.
+  ['floor-spin', 'floor-spin', 'the floor + 1 µs of busy work per request (calibration, no library)', 'floor'],
   ['three', 'three', 'three no-op tasks', 'floor'],
   ['one-var', 'one-var', 'one no-op task, added through `c.var` (Hono builds an object per read)', 'floor'],
 ]
 // Variants compared with each other run next to each other in a round, so that the machine's other load
 // changes less between them; the groups, and the order inside each, rotate from round to round.
-const GROUPS = [['floor', 'one', 'three', 'floor2', 'one-var'], ['floor-bare', 'mounted', 'floor-bare2'], ['bare']]
-const WITH_TASKS = ['floor', 'floor2', 'one', 'three', 'one-var']
+const GROUPS = [['floor', 'one', 'three', 'floor2', 'one-var', 'floor-spin'], ['floor-bare', 'mounted', 'floor-bare2'], ['bare']]
+const WITH_TASKS = ['floor', 'floor2', 'one', 'three', 'one-var', 'floor-spin']
 const SPLIT = ['userPerRequest', 'gcPerRequest', 'systemPerRequest', 'scavengesPer10k', 'gcPauseMs']
 
 /** Round `n`'s order: groups rotated, each group rotated and, every other round, reversed. */

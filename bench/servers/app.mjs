@@ -142,6 +142,7 @@ export const variants = {
   'one-var': 'one no-op task, added through c.var',
   three: 'three no-op tasks',
   'floor-bare': 'one no-op async middleware, no task',
+  'floor-spin': 'the floor, plus 1 µs of busy work in the handler: what a microsecond of JavaScript per request costs',
   floor: 'one no-op async middleware, setImmediate(task) in the handler: the floor for any Hono middleware',
   wait: '/task adds a 500 ms task, /none adds none; /fire starts it without the library, /quick adds a no-op task',
   work: 'one 5 ms task per request',
@@ -174,6 +175,17 @@ export const createApp = (variant) => {
       app.get('/', (c) => {
         counters.added++
         setImmediate(noop)
+        return c.json(BODY)
+      })
+      break
+    // Calibration: user time alone, no allocation and no system call, against which the library's
+    // per-request cost can be read (the kernel's share of loopback traffic grows with it).
+    case 'floor-spin':
+      app.use(passThrough)
+      app.get('/', (c) => {
+        counters.added++
+        setImmediate(noop)
+        for (const end = performance.now() + 0.001; performance.now() < end; );
         return c.json(BODY)
       })
       break
