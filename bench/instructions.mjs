@@ -48,13 +48,15 @@ const has = (command) => {
 
 const control = (pid, flag) => run('callgrind_control', [flag, String(pid)])
 
+/** The misses `--cache-sim=yes` counts: first-level instruction, data read and write; the same at the last level. */
+const CACHE_EVENTS = ['I1mr', 'D1mr', 'D1mw', 'ILmr', 'DLmr', 'DLmw']
+
 /**
  * Cache misses per request from a dump made with `--cache-sim=yes` (events Ir Dr Dw I1mr D1mr D1mw
  * ILmr DLmr DLmw), and callgrind's own estimate of cycles: Ir + 10 per first-level miss + 100 per
- * last-level miss. Instructions alone cannot show what a larger heap per request costs in memory stalls.
+ * last-level miss. Instructions alone cannot show what a longer code path or a larger heap per
+ * request costs in cache misses.
  */
-const CACHE_EVENTS = ['I1mr', 'D1mr', 'D1mw', 'ILmr', 'DLmr', 'DLmw']
-
 const cacheMisses = (events, counts, requests) => {
   const of = (name) => (counts[events.split(' ').indexOf(name)] ?? 0) / requests
   const l1 = of('I1mr') + of('D1mr') + of('D1mw')
