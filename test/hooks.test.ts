@@ -1,19 +1,6 @@
-import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
-import { type BackgroundTasksEnv, type BackgroundTasksOptions, backgroundTasks, type TaskEndInfo, task } from '../src/index.ts'
-import { settled } from '../src/testing.ts'
-
-const run = async (options: BackgroundTasksOptions, add: (tasks: BackgroundTasksEnv['Variables']['tasks']) => void) => {
-  const app = new Hono<BackgroundTasksEnv>()
-  app.use(backgroundTasks(options))
-  app.post('/register', (c) => {
-    add(c.var.tasks)
-    return c.text('ok')
-  })
-  const res = await app.request('/register', { method: 'POST' })
-  await res.text()
-  await settled(res)
-}
+import { type TaskEndInfo, task } from '../src/index.ts'
+import { runWithTasks as run } from './helpers.ts'
 
 describe('visibility: hooks and logs (9)', () => {
   it('reports each attempt to onTaskStart and onTaskEnd with name, attempt, duration and outcome', async () => {

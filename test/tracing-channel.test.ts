@@ -3,7 +3,7 @@ import { tracingChannel } from 'node:diagnostics_channel'
 import { afterEach, describe, expect, it } from 'vitest'
 import { TASK_CHANNEL, type TaskChannelMessage, task } from '../src/index.ts'
 import { defineTask, queueConsumer } from '../src/queue/index.ts'
-import { deferred, runWithTasks as run } from './helpers.ts'
+import { deferred, runQuietly as run } from './helpers.ts'
 
 // Each attempt is published on the `hono-background-tasks.task` tracing channel, found through
 // process.getBuiltinModule, with Node's traceSync / tracePromise order of events.
