@@ -4,7 +4,7 @@
 // off while the JIT warms up, then with counters zeroed and dumped around windows of load. For the
 // floor and one task, the difference is split by function: V8 builtins and C++ by symbol, JIT-compiled
 // JavaScript by the name node's --perf-basic-prof map gives its address. Skipped without valgrind.
-import { execFile, execFileSync } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import path from 'node:path'
 import { promisify } from 'node:util'
@@ -12,7 +12,7 @@ import { buildNodeServer } from './lib/build.mjs'
 import { generator, loadRequests } from './lib/load.mjs'
 import { envNumber, isMain } from './lib/main.mjs'
 import { cacheDir, root } from './lib/paths.mjs'
-import { killAll, startServer } from './lib/proc.mjs'
+import { commandPath, killAll, startServer } from './lib/proc.mjs'
 import { environment, runAlone } from './lib/report.mjs'
 import { fmt, median } from './lib/stats.mjs'
 
@@ -35,15 +35,6 @@ if (!['floor', 'one'].every((needed) => VARIANTS.some(([variant]) => variant ===
   throw new Error(
     `BENCH_CALLGRIND_VARIANTS=${process.env.BENCH_CALLGRIND_VARIANTS}: keep floor and one, which the by-function table compares`,
   )
-}
-
-const has = (command) => {
-  try {
-    execFileSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
 }
 
 const control = (pid, flag) => run('callgrind_control', [flag, String(pid)])
@@ -193,7 +184,7 @@ export const instructions = async ({
     title: '9. Instructions per request (callgrind, Node)',
     env,
   }
-  if (!has('valgrind') || !has('callgrind_control')) {
+  if (!commandPath('valgrind') || !commandPath('callgrind_control')) {
     return { ...base, seconds: 0, intro: 'Skipped: valgrind is not installed (Debian: `apt-get install valgrind`).', targets: [] }
   }
   const results = {}

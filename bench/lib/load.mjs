@@ -1,22 +1,14 @@
 // Load generation: wrk (a C client, Debian package `wrk`) when it is installed, autocannon otherwise;
 // a plain keep-alive client for one-at-a-time latency.
-import { execFile, execFileSync } from 'node:child_process'
+import { execFile } from 'node:child_process'
 import http from 'node:http'
 import path from 'node:path'
 import autocannon from 'autocannon'
 import { benchDir } from './paths.mjs'
+import { commandPath } from './proc.mjs'
 import { percentile } from './stats.mjs'
 
-const findWrk = () => {
-  if (process.env.BENCH_GENERATOR === 'autocannon') return undefined
-  try {
-    return execFileSync('sh', ['-c', 'command -v wrk'], { encoding: 'utf8' }).trim() || undefined
-  } catch {
-    return undefined
-  }
-}
-
-const wrkPath = findWrk()
+const wrkPath = process.env.BENCH_GENERATOR === 'autocannon' ? undefined : commandPath('wrk')
 if (process.env.BENCH_GENERATOR === 'wrk' && !wrkPath)
   throw new Error('BENCH_GENERATOR=wrk, but wrk is not installed (Debian: apt-get install wrk)')
 

@@ -1,11 +1,20 @@
 // Child server processes: each runs in its own process group, announces its port with one JSON line
 // on stdout, and is killed (the whole group) when the benchmark ends, however it ends.
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { root } from './paths.mjs'
 
 const children = new Set()
+
+/** Where `command` is on the PATH, or `undefined` when it is not installed. */
+export const commandPath = (command) => {
+  try {
+    return execFileSync('sh', ['-c', `command -v ${command}`], { encoding: 'utf8' }).trim() || undefined
+  } catch {
+    return undefined
+  }
+}
 
 const killGroup = (child, signal = 'SIGKILL') => {
   if (child.exitCode !== null || child.signalCode !== null) return
