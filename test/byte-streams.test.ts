@@ -2,23 +2,7 @@ import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
 import { type BackgroundTasksEnv, backgroundTasks } from '../src/index.ts'
 import { settled } from '../src/testing.ts'
-import { readChunks } from './helpers.ts'
-
-/**
- * A hand-written byte source that enqueues `count` chunks of `size` bytes, one per macrotask, and
- * then closes without answering the pending BYOB read with `respond(0)`, as many such sources do.
- */
-const byteSource = (count: number, size: number): ReadableStream<Uint8Array> => {
-  let sent = 0
-  return new ReadableStream({
-    type: 'bytes',
-    async pull(controller) {
-      await new Promise((resolve) => setTimeout(resolve, 0))
-      if (sent === count) return controller.close()
-      controller.enqueue(new Uint8Array(size).fill(sent++ % 256))
-    },
-  })
-}
+import { byteSource, readChunks } from './helpers.ts'
 
 const appWith = (count: number, size: number, ran: string[]) => {
   const app = new Hono<BackgroundTasksEnv>()
@@ -27,6 +11,7 @@ const appWith = (count: number, size: number, ran: string[]) => {
     c.get('tasks').add(() => {
       ran.push('task')
     })
+    // Closes without answering the pending BYOB read with `respond(0)`.
     return c.body(byteSource(count, size))
   })
   return app

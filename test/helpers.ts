@@ -13,6 +13,24 @@ export const deferred = <T = void>() => {
   return { promise, resolve, reject }
 }
 
+/**
+ * A hand-written byte source that enqueues `count` chunks of `size` bytes, one per macrotask, then
+ * closes. With `respondOnClose` it also answers the pending BYOB read with `respond(0)`, as the
+ * Streams spec asks; many sources skip that.
+ */
+export const byteSource = (count: number, size: number, { respondOnClose = false } = {}): ReadableStream<Uint8Array> => {
+  let sent = 0
+  return new ReadableStream({
+    type: 'bytes',
+    async pull(controller) {
+      await new Promise((resolve) => setTimeout(resolve, 0))
+      if (sent < count) return controller.enqueue(new Uint8Array(size).fill(sent++ % 256))
+      controller.close()
+      if (respondOnClose) controller.byobRequest?.respond(0)
+    },
+  })
+}
+
 /** Reads a body to its end: the bytes it carried, and the bytes of the buffers its chunks keep alive. */
 export const readChunks = async (res: Response): Promise<{ total: number; held: number }> => {
   const reader = (res.body as ReadableStream<Uint8Array>).getReader()

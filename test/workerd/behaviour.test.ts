@@ -6,7 +6,7 @@ import { type BackgroundTasksEnv, backgroundTasks, pendingTasks } from '../../sr
 import { settled } from '../../src/testing.ts'
 import { behaviourSuite } from '../behaviour-suite.ts'
 import { createScenarioApp } from '../fixtures/scenario-app.ts'
-import { deferred, readChunks } from '../helpers.ts'
+import { byteSource, deferred, readChunks } from '../helpers.ts'
 import { passThroughSuite } from '../pass-through-suite.ts'
 
 describe('workerd: hand-off to the real ExecutionContext', () => {
@@ -89,7 +89,6 @@ describe('workerd: through the Worker entrypoint (exports.default.fetch)', () =>
 
 describe('workerd: a byte-stream body read in 64 KiB buffers (9)', () => {
   it('hands small chunks on in buffers of their own size, and runs the task at the end', async () => {
-    let sent = 0
     const ran: string[] = []
     const app = new Hono<BackgroundTasksEnv>()
     app.use(backgroundTasks())
@@ -97,17 +96,7 @@ describe('workerd: a byte-stream body read in 64 KiB buffers (9)', () => {
       c.get('tasks').add(() => {
         ran.push('task')
       })
-      const body = new ReadableStream({
-        type: 'bytes',
-        async pull(controller) {
-          await new Promise((resolve) => setTimeout(resolve, 0))
-          if (sent === 200) {
-            controller.close()
-            controller.byobRequest?.respond(0)
-          } else controller.enqueue(new Uint8Array(10).fill(sent++ % 256))
-        },
-      })
-      return c.body(body)
+      return c.body(byteSource(200, 10, { respondOnClose: true }))
     })
     expect(navigator.userAgent).toBe('Cloudflare-Workers')
     const res = await app.request('/bytes')
