@@ -125,13 +125,17 @@ main().catch((error) => {
   await writeFile(
     join(app, 'plain.cjs'),
     `const { backgroundTasks, task } = require('hono-background-tasks')
-const { queueConsumer } = require('hono-background-tasks/queue')
-const { gracefulShutdown } = require('hono-background-tasks/node')
+const { queueConsumer } = require('hono-background-tasks/cloudflare')
+const { gracefulShutdown } = require('hono-background-tasks/shutdown')
+const { defineTask } = require('hono-background-tasks/durable')
+// The 0.1 names, kept as aliases.
+if (require('hono-background-tasks/queue').queueConsumer !== queueConsumer) throw new Error('the /queue alias does not re-export /cloudflare')
+if (require('hono-background-tasks/node').gracefulShutdown !== gracefulShutdown) throw new Error('the /node alias does not re-export /shutdown')
 const { settled } = require('hono-background-tasks/testing')
-for (const fn of [backgroundTasks, task, queueConsumer, gracefulShutdown, settled]) {
+for (const fn of [backgroundTasks, task, queueConsumer, gracefulShutdown, defineTask, settled]) {
   if (typeof fn !== 'function') throw new Error('require() did not return the exports')
 }
-console.log('require() loads all four entry points')
+console.log('require() loads every entry point it names, and the 0.1 aliases')
 `,
   )
   // main.ts uses process: declare it rather than install @types/node.

@@ -1,5 +1,7 @@
+import { activeChannel, publishAttempt } from './channel.ts'
 import { TaskTimeoutError } from './errors.ts'
-import type { TaskContext, TaskFunction } from './types.ts'
+import { invoke } from './instrumentation.ts'
+import type { AttemptResult, TaskChannelMessage, TaskContext, TaskDelivery, TaskFunction, TaskInstrumentation } from './types.ts'
 
 /** What one attempt needs of its task. */
 export interface Runnable {
@@ -57,14 +59,8 @@ export class Attempt implements TaskContext {
   }
 }
 
-/** How one attempt ended. */
-export interface Outcome {
-  readonly outcome: 'success' | 'error' | 'timeout'
-  readonly error?: unknown
-}
-
-/** The outcome of every attempt that succeeded: compare with `===`. */
-export const SUCCESS: Outcome = { outcome: 'success' }
+/** The result of every attempt that succeeded: compare with `===`. */
+export const SUCCESS: AttemptResult = { outcome: 'success' }
 
 const isThenable = (value: unknown): value is PromiseLike<unknown> =>
   (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as PromiseLike<unknown>).then === 'function'
@@ -77,7 +73,7 @@ const causedByAbort = (error: unknown, reason: unknown): boolean =>
  * Runs one attempt: its outcome, never a rejection. A task that returns without a promise is
  * done at once; a promise races the timeout, which aborts the attempt and moves on.
  */
-export const runAttempt = (context: Attempt, timeout: number | false): Outcome | Promise<Outcome> => {
+export const runAttempt = (context: Attempt, timeout: number | false): AttemptResult | Promise<AttemptResult> => {
   const { task } = context
   let result: unknown
   try {
@@ -120,18 +116,65 @@ export const runAttempt = (context: Attempt, timeout: number | false): Outcome |
   })
 }
 
-/** A retry delay from a number or a user function: never throws, never negative or non-finite. */
-export const retryDelayFor = (
-  retryDelay: number | ((attempt: number, error: unknown) => number),
-  attempt: number,
-  error: unknown,
-  label = 'retryDelay',
-): number => {
-  let delay = 0
-  try {
-    delay = typeof retryDelay === 'function' ? retryDelay(attempt, error) : retryDelay
-  } catch (thrown) {
-    console.error(`[background-tasks] the ${label} function threw:`, thrown)
+/**
+ * The message of one attempt. `id` is read when asked: a task's id is a UUID made when first read,
+ * which costs more than the rest of the attempt's bookkeeping.
+ */
+class Report implements TaskChannelMessage {
+  readonly name: string
+  readonly attempt: number
+  readonly args: readonly unknown[]
+  outcome?: AttemptResult['outcome']
+  error?: unknown
+  readonly #context: Attempt
+
+  constructor(
+    context: Attempt,
+    readonly origin: unknown,
+    readonly delivery: TaskDelivery | undefined,
+  ) {
+    this.#context = context
+    this.name = context.name
+    this.attempt = context.attempt
+    this.args = context.task.args
   }
-  return Number.isFinite(delay) && delay > 0 ? delay : 0
+
+  get id(): string {
+    return this.#context.id
+  }
+
+  get abortReason(): unknown {
+    return this.#context.reason
+  }
 }
+
+/**
+ * Runs one attempt as `runAttempt()` does; inside the instrumentation's `attempt` and published on
+ * the tracing channel when either is there. Without both, it is `runAttempt()` and one check.
+ */
+export const observeAttempt = (
+  context: Attempt,
+  timeout: number | false,
+  instrumentation: TaskInstrumentation | undefined,
+  origin: unknown,
+  delivery?: TaskDelivery,
+): AttemptResult | Promise<AttemptResult> => {
+  const wrapper = instrumentation?.attempt
+  const tracing = activeChannel()
+  if (!wrapper && !tracing) return runAttempt(context, timeout)
+  const message = new Report(context, origin, delivery)
+  if (!wrapper) return runPublished(context, timeout, tracing, message)
+  // `run` runs the attempt once: called here if the wrapper threw first or never called it.
+  let result: AttemptResult | Promise<AttemptResult> | undefined
+  const run = (): AttemptResult | Promise<AttemptResult> => (result ??= runPublished(context, timeout, tracing, message))
+  invoke('attempt()', wrapper, instrumentation as TaskInstrumentation, message, run)
+  return run()
+}
+
+const runPublished = (
+  context: Attempt,
+  timeout: number | false,
+  tracing: ReturnType<typeof activeChannel>,
+  message: Report,
+): AttemptResult | Promise<AttemptResult> =>
+  tracing ? publishAttempt(tracing, message, () => runAttempt(context, timeout)) : runAttempt(context, timeout)

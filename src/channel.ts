@@ -1,3 +1,5 @@
+import type { TaskChannelMessage } from './types.ts'
+
 /** The part of a `node:diagnostics_channel` Channel used here, typed here to keep `node:` out. */
 interface Channel {
   readonly hasSubscribers: boolean
@@ -49,12 +51,6 @@ export const activeChannel: () => TracingChannel | undefined = !channel
           ? channel
           : undefined
 
-/** What a subscriber receives: one attempt, and once it is over, how it ended. */
-export interface ChannelMessage {
-  outcome?: 'success' | 'error' | 'timeout'
-  error?: unknown
-}
-
 /**
  * Publishes one attempt the way Node's `traceSync` and `tracePromise` do: `start` around the call
  * (stores bound to it apply to the task), `end` once the call returns; for a task that finished
@@ -63,7 +59,7 @@ export interface ChannelMessage {
  */
 export const publishAttempt = <R extends { readonly outcome: 'success' | 'error' | 'timeout'; readonly error?: unknown }>(
   tracing: TracingChannel,
-  message: ChannelMessage,
+  message: TaskChannelMessage,
   run: () => R | Promise<R>,
 ): R | Promise<R> => {
   let result: R | Promise<R> | undefined

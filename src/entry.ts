@@ -1,20 +1,55 @@
 import type { Context } from 'hono'
-import { Attempt, type Outcome, retryDelayFor, SUCCESS } from './attempt.ts'
+import { Attempt, observeAttempt, SUCCESS } from './attempt.ts'
 import { DrainTimeoutError } from './errors.ts'
-import { callHook, endOf, infoOf } from './hooks.ts'
-import { observeAttempt } from './instrumentation.ts'
 import type { ResolvedOptions } from './options.ts'
+import { callHook, endOf, infoOf } from './reports.ts'
+import { retriesLeft, retryDelayFor } from './retry.ts'
 import { taskName } from './task.ts'
-import type { Durable, TaskFunction, TaskOptions, TaskTransport } from './types.ts'
+import type { AttemptResult, Task, TaskFunction, TaskOptions, TaskTransport } from './types.ts'
 
 /** Where an added task is in its life. */
 export type EntryState = 'waiting' | 'running' | 'done' | 'skipped'
+
+/**
+ * What makes a task durable, attached by `defineTask()`: how its arguments are checked, where it
+ * goes, and how it is sent. The core reaches durable code only through it, so that apps without
+ * durable tasks do not carry that code. Not meant to be built by hand.
+ */
+export interface Durable {
+  /**
+   * Called by `add()`: throws a TypeError naming the task and the path when the arguments would
+   * not survive JSON; returns them as they will be sent.
+   */
+  readonly checkArgs: (args: readonly unknown[]) => unknown[]
+  /** Sends this task here instead of the middleware's `transport`. */
+  readonly transport?: TaskTransport
+  /** Hands consecutive durable tasks of one request to their transport and reports each; never rejects. */
+  readonly send: (batch: readonly Entry[], transport: TaskTransport, c: Context, options: ResolvedOptions) => Promise<void>
+}
+
+/** A task as `add()` receives it: from `task()`, or from `defineTask()` with what makes it durable. */
+// biome-ignore lint/suspicious/noExplicitAny: see TaskFunction.
+export type AddedTask<Args extends any[] = any[]> = Task<Args> & { readonly durable?: Durable }
+
+/** What an entry is made of; `options`, `durable` and `transport` only for a `task()` or `defineTask()`. */
+export interface EntryInit {
+  readonly fn: TaskFunction
+  readonly args: readonly unknown[]
+  readonly options?: Readonly<TaskOptions>
+  readonly durable?: Durable
+  readonly transport?: TaskTransport
+  /** What the instrumentation captured at `add()`. */
+  readonly origin?: unknown
+}
+
+const NO_OPTIONS: Readonly<TaskOptions> = Object.freeze({})
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 /**
  * One added task and where it is in its life: waiting, running its attempts (retried as its
- * options say, with the hooks around each), then done; or skipped, or sent to a transport.
+ * options say, with the hooks around each), then done; or skipped, or sent to a transport. Only
+ * its own methods change its state.
  */
 export class Entry {
   // Declared, not class fields: as ES2022 fields each would be defined once more before the constructor
@@ -35,20 +70,13 @@ export class Entry {
   #id: string | undefined
   #name: string | undefined
 
-  constructor(
-    fn: TaskFunction,
-    args: readonly unknown[],
-    options: Readonly<TaskOptions>,
-    durable: Durable | undefined,
-    transport: TaskTransport | undefined,
-    origin: unknown,
-  ) {
-    this.fn = fn
-    this.args = args
-    this.options = options
-    this.durable = durable
-    this.transport = transport
-    this.origin = origin
+  constructor(init: EntryInit) {
+    this.fn = init.fn
+    this.args = init.args
+    this.options = init.options ?? NO_OPTIONS
+    this.durable = init.durable
+    this.transport = init.transport
+    this.origin = init.origin
   }
 
   /** Its options' `name`, else its function's: read when first needed, since `fn.name` is a slow accessor on Node 20. */
@@ -72,18 +100,18 @@ export class Entry {
     this.#attempt?.abort(reason)
   }
 
-  /** The handler failed and this task does not run `always`. */
-  skip(): void {
-    this.#state = 'skipped'
+  /** The handler failed and this task does not run `always`: it never runs. */
+  markSkipped(): void {
+    if (this.#state === 'waiting') this.#state = 'skipped'
   }
 
-  /** Handed to its transport, which settles it with `sent()`. */
-  send(): void {
-    this.#state = 'running'
+  /** A durable task is being handed to its transport. */
+  markSending(): void {
+    if (this.#state === 'waiting') this.#state = 'running'
   }
 
-  /** Its transport has accepted it, or failed to. */
-  sent(): void {
+  /** Its transport has accepted it, or failed to: either way it is over here. */
+  markSent(): void {
     this.#state = 'done'
   }
 
@@ -105,13 +133,13 @@ export class Entry {
     return undefined
   }
 
-  async #run(c: Context, options: ResolvedOptions, first?: Attempt, firstResult?: Outcome | Promise<Outcome>): Promise<void> {
+  async #run(c: Context, options: ResolvedOptions, first?: Attempt, firstResult?: AttemptResult | Promise<AttemptResult>): Promise<void> {
     const { onTaskStart, onTaskEnd } = options
     const timeout = this.options.timeout ?? options.timeout
     const retries = this.options.retries ?? options.retries
     for (let n = 1; ; n++) {
       let context: Attempt
-      let result: Outcome | Promise<Outcome>
+      let result: AttemptResult | Promise<AttemptResult>
       let started = 0
       if (n === 1 && first && firstResult) {
         context = first
@@ -124,7 +152,8 @@ export class Entry {
         result = observeAttempt(context, timeout, options.instrumentation, this.origin)
       }
       if (result instanceof Promise) result = await result
-      const willRetry = result !== SUCCESS && n <= retries && !(context.reason instanceof DrainTimeoutError)
+      // A drain that gave up on the task aborted it: it is not tried again.
+      const willRetry = result !== SUCCESS && retriesLeft(n, retries) && !(context.reason instanceof DrainTimeoutError)
       if (onTaskEnd) {
         const end = endOf(this, n, result.outcome, performance.now() - started, result.error, willRetry)
         await callHook(onTaskEnd, 'onTaskEnd', end, c)

@@ -1,11 +1,11 @@
 import type { Context, MiddlewareHandler } from 'hono'
 import { createMiddleware } from 'hono/factory'
-import { whenFinished } from './finished.ts'
-import { findLifetime, type Lifetime } from './lifetime.ts'
 import { type ResolvedOptions, resolveOptions } from './options.ts'
-import { enter, leave } from './registry.ts'
-import { recordWork } from './settled.ts'
-import { TaskList } from './tasks.ts'
+import { processRegistry } from './registry.ts'
+import { RequestTasks } from './request-tasks.ts'
+import { recordWork } from './response-tags.ts'
+import type { Lifetime, RuntimeAdapter } from './runtime/adapter.ts'
+import { detectRuntime, findLifetime } from './runtime/detect.ts'
 import type { BackgroundTasksEnv, BackgroundTasksOptions } from './types.ts'
 
 /**
@@ -15,7 +15,8 @@ import type { BackgroundTasksEnv, BackgroundTasksOptions } from './types.ts'
  */
 const handOff = (
   c: Context,
-  list: TaskList,
+  list: RequestTasks,
+  runtime: RuntimeAdapter,
   lifetime: Lifetime,
   res: Response | undefined,
   canWrap: boolean,
@@ -29,22 +30,23 @@ const handOff = (
   list.keepAlive(lifetime)
   // Durable tasks whose transport asks for it are queued before the client gets its response.
   const sending = canWrap ? list.sendBeforeResponse(handlerFailed) : undefined
-  if (sending) return sending.then(() => watchResponse(c, list, res, canWrap, handlerFailed))
-  return watchResponse(c, list, res, canWrap, handlerFailed)
+  if (sending) return sending.then(() => watchResponse(c, list, runtime, res, canWrap, handlerFailed))
+  return watchResponse(c, list, runtime, res, canWrap, handlerFailed)
 }
 
 /** Starts the list's tasks once the response is finished; returns the response to send. */
 const watchResponse = (
   c: Context,
-  list: TaskList,
+  list: RequestTasks,
+  runtime: RuntimeAdapter,
   res: Response | undefined,
   canWrap: boolean,
   handlerFailed: boolean,
 ): Response | undefined | Promise<Response | undefined> => {
   const start = (): void => list.start(handlerFailed)
-  let response: ReturnType<typeof whenFinished>
+  let response: ReturnType<RuntimeAdapter['whenFinished']>
   try {
-    response = whenFinished(c, res, canWrap, start)
+    response = runtime.whenFinished(c, res, canWrap, start)
   } catch (error) {
     // The work was handed off already: it must still run and settle.
     start()
@@ -64,8 +66,9 @@ const watchResponse = (
 }
 
 /** Tasks added once the handler has returned (inside a stream callback) are handed off at the first add. */
-const handOffLate = (c: Context, list: TaskList, options: ResolvedOptions, res: Response | undefined, handlerFailed: boolean): void => {
-  const lifetime = findLifetime(c, options.waitUntil)
+const handOffLate = (c: Context, list: RequestTasks, options: ResolvedOptions, res: Response | undefined, handlerFailed: boolean): void => {
+  const runtime = detectRuntime(c.env)
+  const lifetime = findLifetime(c, options.waitUntil, runtime)
   if (lifetime.kind === 'before-response') {
     // Nothing would hold the process for it: refuse it where it is added rather than lose it.
     const name = list.tasks.at(-1)?.name
@@ -74,7 +77,7 @@ const handOffLate = (c: Context, list: TaskList, options: ResolvedOptions, res: 
     )
   }
   try {
-    handOff(c, list, lifetime, res, false, handlerFailed)
+    handOff(c, list, runtime, lifetime, res, false, handlerFailed)
   } catch (error) {
     console.error('[background-tasks] could not hand off late tasks:', error)
   }
@@ -95,10 +98,10 @@ export const backgroundTasks = (options?: BackgroundTasksOptions): MiddlewareHan
   const resolved = resolveOptions(options)
   return createMiddleware<BackgroundTasksEnv>(async function backgroundTasks(c, next) {
     // 1. Collect: the handler adds tasks to the request's list; a drain waits for requests in here.
-    const list = new TaskList(c, resolved)
+    const list = new RequestTasks(c, resolved)
     c.set('tasks', list)
     let thrown: { error: unknown } | undefined
-    enter()
+    processRegistry.enter()
     try {
       await next()
     } catch (error) {
@@ -111,8 +114,9 @@ export const backgroundTasks = (options?: BackgroundTasksOptions): MiddlewareHan
       if (list.size === 0) {
         list.whenAdded(() => handOffLate(c, list, resolved, res, handlerFailed))
       } else {
-        // 2. Hand off to the lifetime; 3. "finished" starts the tasks (4. run, 5. settle: TaskList).
-        const handedOff = handOff(c, list, findLifetime(c, resolved.waitUntil), res, true, handlerFailed)
+        // 2. Hand off to the lifetime; 3. "finished" starts the tasks (4. run, 5. settle: RequestTasks).
+        const runtime = detectRuntime(c.env)
+        const handedOff = handOff(c, list, runtime, findLifetime(c, resolved.waitUntil, runtime), res, true, handlerFailed)
         const response = handedOff instanceof Promise ? await handedOff : handedOff
         if (response && response !== res) {
           // Clear first: assigning over an existing c.res would copy it into yet another Response.
@@ -121,7 +125,7 @@ export const backgroundTasks = (options?: BackgroundTasksOptions): MiddlewareHan
         }
       }
     } finally {
-      leave()
+      processRegistry.leave()
     }
     if (thrown) throw thrown.error
   })

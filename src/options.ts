@@ -1,4 +1,5 @@
 import type { Context } from 'hono'
+import { defaultRetryDelay, type RetryDelay } from './retry.ts'
 import type { BackgroundTasksOptions, TaskEndInfo, TaskInfo, TaskInstrumentation, TaskTransport } from './types.ts'
 import {
   checkCount,
@@ -33,7 +34,7 @@ export interface ResolvedOptions {
   readonly concurrency: number
   readonly timeout: number | false
   readonly retries: number
-  readonly retryDelay: number | ((attempt: number, error: unknown) => number)
+  readonly retryDelay: RetryDelay
   readonly maxTasks: number
   readonly onError: (error: unknown, task: TaskInfo, c: Context) => void | Promise<void>
   readonly onTaskStart?: (task: TaskInfo, c: Context) => void | Promise<void>
@@ -44,9 +45,6 @@ export interface ResolvedOptions {
   readonly describeRequest: (c: Context) => string
   readonly instrumentation?: TaskInstrumentation
 }
-
-/** 100 ms before the first retry, doubling, at most 10 s. */
-export const defaultRetryDelay = (attempt: number): number => Math.min(100 * 2 ** (attempt - 2), 10_000)
 
 /**
  * `POST /invite/:token`: how logs and errors name a request by default. The route pattern, not the

@@ -46,51 +46,6 @@ export interface TaskOptions {
 export interface Task<Args extends any[] = any[]> {
   readonly fn: TaskFunction<Args>
   readonly options: Readonly<TaskOptions> & { readonly name: string }
-  /** Set by `defineTask()` (`hono-background-tasks/queue`): the task may be sent to a transport. */
-  readonly durable?: Durable
-}
-
-/**
- * @internal What makes a task durable, attached by `defineTask()`: how its arguments are checked,
- * where it goes, and how it is sent. Not meant to be built by hand.
- */
-export interface Durable {
-  /**
-   * Called by `add()`: throws a TypeError naming the task and the path when the arguments would
-   * not survive JSON; returns them as they will be sent.
-   */
-  readonly checkArgs: (args: readonly unknown[]) => unknown[]
-  /** Sends this task here instead of the middleware's `transport`. */
-  readonly transport?: TaskTransport
-  /**
-   * Hands consecutive durable tasks of one request to their transport and reports each; never
-   * rejects (`sendEntries`, src/send.ts). Attached here so that apps without durable tasks do not
-   * carry that code.
-   */
-  readonly send: (batch: readonly Sending[], transport: TaskTransport, c: Context, settings: SendSettings) => Promise<void>
-}
-
-/** @internal A durable task on its way to its transport, as `Durable.send` handles it. */
-export interface Sending {
-  readonly name: string
-  readonly id: string
-  readonly args: readonly unknown[]
-  readonly options: Readonly<TaskOptions>
-  /** What the instrumentation captured at `add()`. */
-  readonly origin?: unknown
-  /** It is being handed to the transport. */
-  send(): void
-  /** The transport took it, or failed to. */
-  sent(): void
-}
-
-/** @internal The middleware's settings that a send follows. */
-export interface SendSettings {
-  readonly timeout: number | false
-  readonly onError: (error: unknown, task: TaskInfo, c: Context) => void | Promise<void>
-  readonly onTaskStart?: (task: TaskInfo, c: Context) => void | Promise<void>
-  readonly onTaskEnd?: (task: TaskEndInfo, c: Context) => void | Promise<void>
-  readonly instrumentation?: TaskInstrumentation
 }
 
 /** A durable task on its way to a queue: what a transport sends and a consumer runs. */

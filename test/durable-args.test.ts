@@ -1,8 +1,9 @@
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
+import { cloudflareQueue, type QueueProducer } from '../src/cloudflare/index.ts'
+import { defineTask } from '../src/durable/index.ts'
+import { checkJsonArgs } from '../src/durable/json.ts'
 import { type BackgroundTasksEnv, backgroundTasks, drainTasks, type TaskMessage } from '../src/index.ts'
-import { cloudflareQueue, defineTask, type QueueProducer } from '../src/queue/index.ts'
-import { checkJsonArgs } from '../src/queue/json.ts'
 
 const circular: Record<string, unknown> = { name: 'loop' }
 circular.self = { back: circular }

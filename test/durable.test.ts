@@ -1,5 +1,6 @@
 import { type Context, Hono } from 'hono'
 import { describe, expect, expectTypeOf, it } from 'vitest'
+import { defineTask } from '../src/durable/index.ts'
 import {
   type BackgroundTasksEnv,
   type BackgroundTasksOptions,
@@ -13,7 +14,6 @@ import {
   TaskTimeoutError,
   type TaskTransport,
 } from '../src/index.ts'
-import { defineTask } from '../src/queue/index.ts'
 import { settled } from '../src/testing.ts'
 import { deferred, recordingExecutionContext } from './helpers.ts'
 

@@ -1,7 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { defineTask, parseTaskMessage } from '../src/durable/index.ts'
 import { type AttemptResult, backgroundTasks, type TaskInstrumentation, type TaskMessage, type TaskTransport } from '../src/index.ts'
-import { defineTask, parseTaskMessage } from '../src/queue/index.ts'
 import { runQuietly as run } from './helpers.ts'
 
 // The generic hook that the otel subpath is built on: capture() at add(), attempt() around each

@@ -3,9 +3,10 @@ import { serve } from '@hono/node-server'
 import { httpInstrumentationMiddleware } from '@hono/otel'
 import { Hono } from 'hono'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { queueConsumer } from '../src/cloudflare/index.ts'
+import { defineTask } from '../src/durable/index.ts'
 import { type BackgroundTasksEnv, backgroundTasks, type TaskMessage, type TaskTransport } from '../src/index.ts'
 import { taskTracing } from '../src/otel/index.ts'
-import { defineTask, queueConsumer } from '../src/queue/index.ts'
 import { deferred } from './helpers.ts'
 
 // No tracer provider, no context manager, no subscriber on the tracing channel: taskTracing() is

@@ -6,10 +6,11 @@ import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-ho
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base'
 import { Hono } from 'hono'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { queueConsumer } from '../src/cloudflare/index.ts'
+import { defineTask, parseTaskMessage } from '../src/durable/index.ts'
 import { type BackgroundTasksEnv, drainTasks, type TaskContext, type TaskMessage, type TaskTransport, task } from '../src/index.ts'
 import { backgroundTasks } from '../src/middleware.ts'
 import { TASK_ATTRIBUTES, taskTracing } from '../src/otel/index.ts'
-import { defineTask, parseTaskMessage, queueConsumer } from '../src/queue/index.ts'
 import { deferred } from './helpers.ts'
 import { recordingProvider, spanNamed } from './otel-helpers.ts'
 

@@ -1,7 +1,7 @@
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
 import { type BackgroundTasksEnv, backgroundTasks, drainTasks, pendingTasks } from '../src/index.ts'
-import { track, untrack } from '../src/registry.ts'
+import { Registry } from '../src/registry.ts'
 import { settled } from '../src/testing.ts'
 import { deferred } from './helpers.ts'
 
@@ -45,18 +45,34 @@ describe('the in-process registry (9)', () => {
 
 describe('registry tickets (9)', () => {
   it('untracking a ticket twice leaves the other requests listed', () => {
+    const registry = new Registry()
     const work = (request: string) => ({ request, tasks: [{ name: request, state: 'waiting' as const, abort() {} }] })
-    const a = track(work('a'))
-    const b = track(work('b'))
-    const c = track(work('c'))
-    untrack(b)
-    untrack(b)
-    expect(pendingTasks().map((task) => task.request)).toEqual(['a', 'c'])
-    untrack(a)
-    untrack(a)
-    expect(pendingTasks().map((task) => task.request)).toEqual(['c'])
-    untrack(c)
-    untrack(c)
+    const a = registry.track(work('a'))
+    const b = registry.track(work('b'))
+    const c = registry.track(work('c'))
+    registry.untrack(b)
+    registry.untrack(b)
+    expect(registry.pending().map((task) => task.request)).toEqual(['a', 'c'])
+    registry.untrack(a)
+    registry.untrack(a)
+    expect(registry.pending().map((task) => task.request)).toEqual(['c'])
+    registry.untrack(c)
+    registry.untrack(c)
+    expect(registry.pending()).toEqual([])
+    // The process's registry is another one: nothing of this reached it.
     expect(pendingTasks()).toEqual([])
+  })
+
+  it('a fresh registry drains on its own: work tracked in it is waited for, and named at the deadline', async () => {
+    const registry = new Registry()
+    const aborted: unknown[] = []
+    const task = { name: 'slow', state: 'running' as 'running' | 'done', abort: (reason: unknown) => aborted.push(reason) }
+    const ticket = registry.track({ request: 'GET /slow', tasks: [task] })
+    const result = await registry.drain(1)
+    expect(result).toEqual({ finished: [], unfinished: ['slow'] })
+    expect(aborted).toHaveLength(1)
+    registry.untrack(ticket)
+    task.state = 'done'
+    expect(await registry.drain(1_000)).toEqual({ finished: [], unfinished: [] })
   })
 })

@@ -9,7 +9,7 @@ import { serve } from '@hono/node-server'
 import { Hono } from 'hono'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type BackgroundTasksEnv, backgroundTasks } from '../src/index.ts'
-import { gracefulShutdown } from '../src/node.ts'
+import { gracefulShutdown } from '../src/shutdown/index.ts'
 import { deferred } from './helpers.ts'
 import { bundleFixture, killAll, portOf, type Runtime, startProcess, summaryOf } from './processes.ts'
 

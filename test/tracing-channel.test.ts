@@ -1,8 +1,9 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { tracingChannel } from 'node:diagnostics_channel'
 import { afterEach, describe, expect, it } from 'vitest'
+import { queueConsumer } from '../src/cloudflare/index.ts'
+import { defineTask } from '../src/durable/index.ts'
 import { TASK_CHANNEL, type TaskChannelMessage, task } from '../src/index.ts'
-import { defineTask, queueConsumer } from '../src/queue/index.ts'
 import { deferred, runQuietly as run } from './helpers.ts'
 
 // Each attempt is published on the `hono-background-tasks.task` tracing channel, found through

@@ -7,8 +7,8 @@ import { Queue } from 'bullmq'
 import { Hono } from 'hono'
 import { Redis } from 'ioredis'
 import { bullmqQueue } from '../../src/bullmq/index.ts'
+import { defineTask } from '../../src/durable/index.ts'
 import { backgroundTasks } from '../../src/index.ts'
-import { defineTask } from '../../src/queue/index.ts'
 
 const variant = process.argv[2]
 const BODY = { hello: 'world' }

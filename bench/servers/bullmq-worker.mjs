@@ -6,7 +6,7 @@
 import { Worker } from 'bullmq'
 import { Redis } from 'ioredis'
 import { bullmqWorker } from '../../src/bullmq/index.ts'
-import { defineTask } from '../../src/queue/index.ts'
+import { defineTask } from '../../src/durable/index.ts'
 
 const variant = process.argv[2]
 const connection = new Redis({ path: process.env.REDIS_SOCKET, maxRetriesPerRequest: null })

@@ -1,8 +1,8 @@
 // Diagnostics for issue 9 point 3 (bench/diag-ttfb.mjs): the 100 MiB pull body of the streaming section through
 // each layer of src/finished.ts, one route per layer, so that one server per runtime serves them all.
 import { Hono } from 'hono'
-import { whenFinished } from '../../src/finished.ts'
 import { backgroundTasks } from '../../src/index.ts'
+import { detectRuntime } from '../../src/runtime/detect.ts'
 import { bufferBody, chunkBytes, pullStream } from './bodies.mjs'
 
 const CHUNKS = 1600
@@ -49,12 +49,12 @@ export const createDiagApp = () => {
   })
   app.route('/mounted', mounted)
   app.route('/task', task)
-  // whenFinished() alone: no task list, no lifetime.
+  // The runtime's whenFinished() alone (src/runtime/): no task list, no lifetime.
   app.get(
     '/wf',
     async (c, next) => {
       await next()
-      const res = await whenFinished(c, c.res, true, noop)
+      const res = await detectRuntime(c.env).whenFinished(c, c.res, true, noop)
       c.res = undefined
       c.res = res
     },

@@ -1,4 +1,5 @@
 import type { JobsOptions } from 'bullmq'
+import { attemptsFor } from '../retry.ts'
 import type { TaskMessage, TaskOptions, TaskTransport } from '../types.ts'
 import { checkOptionsObject, describeValue } from '../validate.ts'
 
@@ -34,10 +35,8 @@ const DEFAULT_JOB_OPTIONS: Omit<JobsOptions, 'jobId' | 'attempts' | 'backoff'> =
 
 /** The job options of one task: its id, and its own `retries` as attempts with the worker's backoff. */
 export const jobOptionsFor = (message: TaskMessage, options: Readonly<TaskOptions> | undefined, base: JobsOptions): JobsOptions => {
-  const retries = options?.retries ?? 0
-  return retries > 0
-    ? { ...base, jobId: message.id, attempts: retries + 1, backoff: { type: BACKOFF_TYPE } }
-    : { ...base, jobId: message.id, attempts: 1 }
+  const attempts = attemptsFor(options?.retries)
+  return attempts > 1 ? { ...base, jobId: message.id, attempts, backoff: { type: BACKOFF_TYPE } } : { ...base, jobId: message.id, attempts }
 }
 
 /**

@@ -1,8 +1,7 @@
-export type { TaskMessage, TaskSendResult, TaskTransport } from '../types.ts'
-export type { QueueProducer } from './cloudflare.ts'
-export { cloudflareQueue } from './cloudflare.ts'
-export type { QueueBatch, QueueConsumerOptions, QueueMessage } from './consumer.ts'
-export { queueConsumer } from './consumer.ts'
-export type { DefineTaskOptions, DurableTask } from './define.ts'
-export { defineTask } from './define.ts'
-export { parseTaskMessage } from './message.ts'
+/**
+ * The 0.1 name of `hono-background-tasks/durable` and `hono-background-tasks/cloudflare` together,
+ * kept as an alias: import from those two instead.
+ * @module
+ */
+export * from '../cloudflare/index.ts'
+export * from '../durable/index.ts'

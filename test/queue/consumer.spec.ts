@@ -1,8 +1,9 @@
 import { createExecutionContext, createMessageBatch, getQueueResult } from 'cloudflare:test'
 import { env } from 'cloudflare:workers'
 import { afterEach, describe, expect, it, vi } from 'vitest'
+import { type QueueConsumerOptions, queueConsumer } from '../../src/cloudflare/index.ts'
+import { defineTask } from '../../src/durable/index.ts'
 import { type TaskContext, TaskTimeoutError } from '../../src/index.ts'
-import { defineTask, type QueueConsumerOptions, queueConsumer } from '../../src/queue/index.ts'
 import type { Env } from './worker.ts'
 
 // The consumer alone, on batches built by the test: which messages it acks, which it retries

@@ -1,8 +1,9 @@
 import { type Span, type SpanOptions, type Tracer, trace } from '@opentelemetry/api'
 import { Hono } from 'hono'
+import { cloudflareQueue, queueConsumer } from '../../src/cloudflare/index.ts'
+import { defineTask } from '../../src/durable/index.ts'
 import { type BackgroundTasksEnv, backgroundTasks, type TaskContext } from '../../src/index.ts'
 import { taskTracing } from '../../src/otel/index.ts'
-import { cloudflareQueue, defineTask, queueConsumer } from '../../src/queue/index.ts'
 
 /** The bindings of test/queue/wrangler.toml. */
 export interface Env {

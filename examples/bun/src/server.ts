@@ -1,4 +1,4 @@
-import { gracefulShutdown } from '../../../src/node.ts'
+import { gracefulShutdown } from '../../../src/shutdown/index.ts'
 import { createApp } from './app.ts'
 import { emailConfig } from './email.ts'
 

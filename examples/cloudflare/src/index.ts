@@ -1,6 +1,6 @@
 import { Hono } from 'hono'
+import { cloudflareQueue, queueConsumer } from '../../../src/cloudflare/index.ts'
 import { type BackgroundTasksEnv, backgroundTasks, task } from '../../../src/index.ts'
-import { cloudflareQueue, queueConsumer } from '../../../src/queue/index.ts'
 import { type Invitation, type InvitationRecord, invitationKey, keepDeadTasks, sendInvitation } from './invitations.ts'
 import { type AuditRecord, auditKey, type Env, sendWelcomeEmail, type User, writeAuditRecord } from './tasks.ts'
 

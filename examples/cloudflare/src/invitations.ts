@@ -1,6 +1,7 @@
 import { EmailMessage } from 'cloudflare:email'
+import type { QueueBatch } from '../../../src/cloudflare/index.ts'
+import { defineTask } from '../../../src/durable/index.ts'
 import type { TaskContext } from '../../../src/index.ts'
-import { defineTask, type QueueBatch } from '../../../src/queue/index.ts'
 import type { Env } from './tasks.ts'
 
 /** An invitation to join, as `POST /invite` queues it. Plain JSON: it travels through the queue. */

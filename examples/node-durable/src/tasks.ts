@@ -1,5 +1,5 @@
+import { defineTask } from '../../../src/durable/index.ts'
 import type { TaskContext } from '../../../src/index.ts'
-import { defineTask } from '../../../src/queue/index.ts'
 
 /** A registered user, as the web process passes it to the worker (JSON). */
 export interface User {

@@ -3,7 +3,7 @@ import { Queue } from 'bullmq'
 import { Hono } from 'hono'
 import { bullmqQueue } from '../../../src/bullmq/index.ts'
 import { type BackgroundTasksEnv, backgroundTasks } from '../../../src/index.ts'
-import { gracefulShutdown } from '../../../src/node.ts'
+import { gracefulShutdown } from '../../../src/shutdown/index.ts'
 import { connect, QUEUE } from './redis.ts'
 import { sendWelcomeEmail, type User } from './tasks.ts'
 

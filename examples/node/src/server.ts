@@ -1,5 +1,5 @@
 import { serve } from '@hono/node-server'
-import { gracefulShutdown } from '../../../src/node.ts'
+import { gracefulShutdown } from '../../../src/shutdown/index.ts'
 import { createApp } from './app.ts'
 import { emailConfig } from './email.ts'
 

@@ -3,8 +3,9 @@
  * library finds this request's lifetime and what it waits for before starting tasks) and
  * `GET /_/pending` (what the in-process runner holds).
  */
-import { denoCompleted, findLifetime, nodeOutgoing } from '../../../src/lifetime.ts'
+
 import { pendingTasks } from '../../../src/registry.ts'
+import { detectRuntime, findLifetime } from '../../../src/runtime/detect.ts'
 import { createScenarioApp } from '../../fixtures/scenario-app.ts'
 import type { LifetimeSource, TaskStart } from '../matrix.ts'
 
@@ -25,15 +26,16 @@ export interface PendingProbe {
 export const createRuntimeApp = () => {
   const app = createScenarioApp()
   app.get('/_/lifetime', (c) => {
-    const found = findLifetime(c, undefined)
+    const runtime = detectRuntime(c.env)
+    const found = findLifetime(c, undefined, runtime)
     const lifetime = found.kind === 'waitUntil' ? (found.source as LifetimeSource) : found.kind
-    // The same tests, in the same order, as watchResponse() in src/finished.ts.
+    // What the runtime's adapter in src/runtime/ waits for; AWS Lambda runs the tasks before the reply.
     const start: TaskStart =
       lifetime === 'before-response'
         ? 'before-reply'
-        : nodeOutgoing(c.env)
+        : runtime.name === 'node'
           ? 'response-finish'
-          : denoCompleted(c.env)
+          : runtime.name === 'deno'
             ? 'info-completed'
             : 'last-chunk'
     return c.json({ lifetime, start } satisfies LifetimeProbe)

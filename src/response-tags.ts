@@ -1,3 +1,4 @@
+// Tags on the responses the middleware returns, for `settled()` (hono-background-tasks/testing).
 // A symbol-keyed property rather than a WeakMap: a WeakMap entry per response costs more than a
 // no-op task on Node 20 (ephemeron bookkeeping in every GC).
 const work = Symbol.for('hono-background-tasks.work')
@@ -23,24 +24,8 @@ export const markWatched = (response: Response): Response => {
   return response
 }
 
-/**
- * Resolves once all the background work that the request behind `res` started has settled.
- * For tests, on any runtime. For a streamed body, read it first: its tasks start after the last
- * chunk, and this throws rather than wait for a body nobody reads. A response without tasks
- * resolves at once.
- * @example
- * const res = await app.request('/register', { method: 'POST' })
- * expect(await res.json()).toEqual({ ok: true })
- * await settled(res)
- * expect(sentEmails).toHaveLength(1)
- */
-export const settled = async (res: Response): Promise<void> => {
+/** The work recorded on `res`, and whether its streamed body is watched; `undefined` for a response without tasks. */
+export const workOf = (res: Response): { work: Work; watched: boolean } | undefined => {
   const recorded = (res as Recorded)[work]
-  if (!recorded) return
-  if ((res as Recorded)[watched] && !res.bodyUsed) {
-    throw new TypeError(
-      'settled: the body of this response has not been read, and its tasks start after the last chunk; read it first (`await res.text()`) or cancel it (`await res.body?.cancel()`)',
-    )
-  }
-  await recorded.done()
+  return recorded ? { work: recorded, watched: (res as Recorded)[watched] === true } : undefined
 }

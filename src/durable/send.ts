@@ -1,10 +1,12 @@
 import type { Context } from 'hono'
-import { Attempt, runAttempt } from './attempt.ts'
-import { TaskSendError } from './errors.ts'
-import { callHook, endOf, infoOf } from './hooks.ts'
-import { observeSend } from './instrumentation.ts'
-import type { Sending, SendSettings, TaskMessage, TaskSendResult, TaskTransport } from './types.ts'
-import { describeValue } from './validate.ts'
+import { Attempt, runAttempt } from '../attempt.ts'
+import type { Entry } from '../entry.ts'
+import { TaskSendError } from '../errors.ts'
+import { observeSend } from '../instrumentation.ts'
+import type { ResolvedOptions } from '../options.ts'
+import { callHook, endOf, infoOf } from '../reports.ts'
+import type { TaskMessage, TaskSendResult, TaskTransport } from '../types.ts'
+import { describeValue } from '../validate.ts'
 
 /** Why message `i` of a send was refused, or `undefined` if it was accepted. */
 const refusalOf = (results: unknown, i: number, count: number): unknown => {
@@ -27,13 +29,13 @@ const refusalOf = (results: unknown, i: number, count: number): unknown => {
  * `defineTask()` attaches it to its tasks as `durable.send`: the core reaches it only through them.
  */
 export const sendEntries = async (
-  batch: readonly Sending[],
+  batch: readonly Entry[],
   transport: TaskTransport,
   c: Context,
-  options: SendSettings,
+  options: ResolvedOptions,
 ): Promise<void> => {
   const infos = batch.map((entry) => {
-    entry.send()
+    entry.markSending()
     return infoOf(entry, 1)
   })
   if (options.onTaskStart) for (const info of infos) await callHook(options.onTaskStart, 'onTaskStart', info, c)
@@ -57,10 +59,10 @@ export const sendEntries = async (
     const refused = result.outcome === 'success' ? refusalOf(results, i, batch.length) : result.error
     const error = result.outcome === 'success' && refused === undefined ? undefined : new TaskSendError(info.name, refused)
     if (options.onTaskEnd) {
-      const end = endOf(batch[i] as Sending, 1, error ? 'error' : 'sent', duration, error, false)
+      const end = endOf(batch[i] as Entry, 1, error ? 'error' : 'sent', duration, error, false)
       await callHook(options.onTaskEnd, 'onTaskEnd', end, c)
     }
     if (error) await callHook(options.onError, 'onError', error, info, c)
   }
-  for (const entry of batch) entry.sent()
+  for (const entry of batch) entry.markSent()
 }

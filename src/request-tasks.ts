@@ -1,16 +1,15 @@
 import type { Context } from 'hono'
-import { Entry } from './entry.ts'
-import { callHook, endOf } from './hooks.ts'
+import { type AddedTask, type Durable, Entry } from './entry.ts'
 import { captureOrigin } from './instrumentation.ts'
-import type { Lifetime } from './lifetime.ts'
 import type { ResolvedOptions } from './options.ts'
-import { type Ticket, type TrackedWork, track, untrack } from './registry.ts'
-import type { Work } from './settled.ts'
+import { processRegistry, type Ticket, type TrackedWork } from './registry.ts'
+import { callHook, endOf } from './reports.ts'
+import type { Work } from './response-tags.ts'
+import type { Lifetime } from './runtime/adapter.ts'
 import { isTask, taskName } from './task.ts'
-import type { BackgroundTasks, Durable, Task, TaskFunction, TaskOptions, TaskTransport } from './types.ts'
+import type { BackgroundTasks, Task, TaskFunction, TaskTransport } from './types.ts'
 import { describeValue } from './validate.ts'
 
-const NO_OPTIONS: Readonly<TaskOptions> = Object.freeze({})
 /** Shared by every list until its first add (most requests add no task or one); frozen, so that a push throws. */
 const NONE = Object.freeze([]) as readonly Entry[] as Entry[]
 
@@ -27,7 +26,7 @@ const sendBatch = (batch: Entry[], transport: TaskTransport, c: Context, options
  * have settled it is done and refuses further adds. The tasks run in the async context of the
  * first `add()` (the request's), whatever observed that the response was finished.
  */
-export class TaskList implements BackgroundTasks, TrackedWork, Work {
+export class RequestTasks implements BackgroundTasks, TrackedWork, Work {
   readonly #c: Context
   readonly #options: ResolvedOptions
   #entries = NONE
@@ -43,7 +42,7 @@ export class TaskList implements BackgroundTasks, TrackedWork, Work {
   #handlerFailed = false
   /** Set by `whenAdded()`: hands off the tasks added once the handler has returned. */
   #handOff: (() => void) | undefined
-  /** Made by the first `done()`; resolves it. */
+  /** What `done()` returns, made at its first call; `#resolveDone` settles it when the work is done. */
   #done: Promise<void> | undefined
   #resolveDone: (() => void) | undefined
   /** The in-process registry's hold on this work, until it is done. */
@@ -86,9 +85,9 @@ export class TaskList implements BackgroundTasks, TrackedWork, Work {
     let entry: Entry
     const { instrumentation } = this.#options
     if (bare) {
-      entry = new Entry(fn, args, NO_OPTIONS, undefined, undefined, instrumentation && captureOrigin(instrumentation))
+      entry = new Entry({ fn, args, origin: instrumentation && captureOrigin(instrumentation) })
     } else {
-      const { durable } = fn
+      const { durable } = fn as AddedTask
       if (durable && typeof durable.send !== 'function') {
         throw new TypeError(
           `tasks.add: task "${nameOf(fn)}" is durable but was not made by this copy's defineTask(), which gives it its sender; import defineTask from the same hono-background-tasks as backgroundTasks`,
@@ -97,7 +96,14 @@ export class TaskList implements BackgroundTasks, TrackedWork, Work {
       // A durable task's arguments are checked even without a transport, so that tests catch them.
       const checked = durable ? durable.checkArgs(args) : args
       const transport = durable && (durable.transport ?? this.#options.transport)
-      entry = new Entry(fn.fn, checked, fn.options, durable, transport, instrumentation && captureOrigin(instrumentation))
+      entry = new Entry({
+        fn: fn.fn,
+        args: checked,
+        options: fn.options,
+        durable,
+        transport,
+        origin: instrumentation && captureOrigin(instrumentation),
+      })
       // The transport may refuse the message it would send (over its queue's size limit, say).
       transport?.check?.({ task: entry.name, args: checked, id: entry.id, enqueuedAt: Date.now() })
     }
@@ -146,7 +152,7 @@ export class TaskList implements BackgroundTasks, TrackedWork, Work {
    * or the platform's `waitUntil` gets a promise of it. Called once, when the work is handed off.
    */
   keepAlive(lifetime: Lifetime): void {
-    if (lifetime.kind === 'in-process') this.#ticket = track(this)
+    if (lifetime.kind === 'in-process') this.#ticket = processRegistry.track(this)
     else if (lifetime.kind === 'waitUntil') {
       try {
         lifetime.waitUntil(this.done())
@@ -219,7 +225,7 @@ export class TaskList implements BackgroundTasks, TrackedWork, Work {
     for (let i = this.#cursor; i < this.#entries.length; i++) {
       const entry = this.#entries[i] as Entry
       if (entry.options.always || entry.state !== 'waiting') continue
-      entry.skip()
+      entry.markSkipped()
       if (onTaskEnd) await callHook(onTaskEnd, 'onTaskEnd', endOf(entry, 0, 'skipped', 0, undefined, false), this.#c)
     }
   }
@@ -273,7 +279,7 @@ export class TaskList implements BackgroundTasks, TrackedWork, Work {
   #finish(): void {
     this.#state = 'done'
     this.#resolveDone?.()
-    if (this.#ticket) untrack(this.#ticket)
+    if (this.#ticket) processRegistry.untrack(this.#ticket)
     this.#ticket = undefined
   }
 }

@@ -1,9 +1,8 @@
-import { Attempt, retryDelayFor } from '../attempt.ts'
-import { observeAttempt } from '../instrumentation.ts'
+import { DeliveredTasks } from '../durable/deliver.ts'
+import { callHook } from '../reports.ts'
+import { consumerDelaySeconds, defaultConsumerRetryDelaySeconds, MAX_CONSUMER_DELAY_SECONDS, type RetryDelay } from '../retry.ts'
 import type { Task, TaskInfo, TaskInstrumentation } from '../types.ts'
 import { checkFunction, checkInstrumentation, checkOptionsObject, checkTimeout, describeValue } from '../validate.ts'
-import { tasksByName } from './define.ts'
-import { parseTaskMessage } from './message.ts'
 
 /** The part of a Cloudflare Queues `Message` the consumer uses. */
 export interface QueueMessage {
@@ -36,7 +35,7 @@ export interface QueueConsumerOptions {
    * the error. The queue's `max_retries` decides when it stops, then its dead-letter queue takes it.
    * @default (attempt) => 5 * 2 ** (attempt - 1), at most 3600: 5 s, 10 s, 20 s, ...
    */
-  retryDelaySeconds?: number | ((attempt: number, error: unknown) => number)
+  retryDelaySeconds?: RetryDelay
   /**
    * Milliseconds one delivery of a task may run before its signal is aborted and the message is
    * retried, or `false`. A task's own `timeout` wins.
@@ -57,11 +56,6 @@ export interface QueueConsumerOptions {
   instrumentation?: TaskInstrumentation
 }
 
-// Cloudflare accepts delays of 0 to 43200 seconds (12 hours).
-const MAX_DELAY_SECONDS = 43_200
-
-const defaultRetryDelaySeconds = (attempt: number): number => Math.min(5 * 2 ** (attempt - 1), 3600)
-
 const logError = (error: unknown, task: TaskInfo): void => {
   console.error(`[background-tasks] durable task "${task.name}" (id ${task.id}) failed on attempt ${task.attempt}; retrying:`, error)
 }
@@ -81,53 +75,43 @@ const logError = (error: unknown, task: TaskInfo): void => {
 export const queueConsumer = <Env = unknown>(options: QueueConsumerOptions): ((batch: QueueBatch, env: Env) => Promise<void>) => {
   const api = 'queueConsumer'
   checkOptionsObject(api, options, ['tasks', 'retryDelaySeconds', 'timeout', 'onError', 'instrumentation'])
-  const { tasks, retryDelaySeconds = defaultRetryDelaySeconds, timeout = false, onError = logError, instrumentation } = options ?? {}
-  if (!Array.isArray(tasks))
-    throw new TypeError(`${api}: expected \`tasks\` to be an array of defineTask() tasks, got ${describeValue(tasks)}`)
-  const registry = tasksByName(api, tasks)
+  const {
+    tasks,
+    retryDelaySeconds = defaultConsumerRetryDelaySeconds,
+    timeout = false,
+    onError = logError,
+    instrumentation,
+  } = options ?? {}
+  const delivered = new DeliveredTasks(api, tasks, 'consumer')
   if (typeof retryDelaySeconds !== 'function') {
-    if (typeof retryDelaySeconds !== 'number' || !(retryDelaySeconds >= 0 && retryDelaySeconds <= MAX_DELAY_SECONDS)) {
+    if (typeof retryDelaySeconds !== 'number' || !(retryDelaySeconds >= 0 && retryDelaySeconds <= MAX_CONSUMER_DELAY_SECONDS)) {
       throw new RangeError(
-        `${api}: expected \`retryDelaySeconds\` to be from 0 to ${MAX_DELAY_SECONDS} or a function, got ${describeValue(retryDelaySeconds)}`,
+        `${api}: expected \`retryDelaySeconds\` to be from 0 to ${MAX_CONSUMER_DELAY_SECONDS} or a function, got ${describeValue(retryDelaySeconds)}`,
       )
     }
   }
   checkTimeout(api, 'timeout', timeout)
   checkFunction(api, 'onError', onError)
   checkInstrumentation(api, 'instrumentation', instrumentation)
-  const known = [...registry.keys()].map((name) => `"${name}"`).join(', ') || 'none'
-
-  const delayFor = (message: QueueMessage, error: unknown): number =>
-    Math.min(Math.ceil(retryDelayFor(retryDelaySeconds, message.attempts, error, 'retryDelaySeconds')), MAX_DELAY_SECONDS)
 
   const consume = async (message: QueueMessage, queue: string, env: Env): Promise<void> => {
-    const parsed = parseTaskMessage(message.body)
-    const task = typeof parsed === 'string' ? undefined : registry.get(parsed.task)
-    if (typeof parsed === 'string' || !task) {
-      const problem =
-        typeof parsed === 'string'
-          ? `is not a task message: ${parsed}`
-          : `names task "${parsed.task}", which this consumer does not know (it knows ${known})`
+    const found = delivered.lookUp(message.body)
+    if (!found.ok) {
       console.error(
-        `[background-tasks] message ${message.id} on queue "${queue}" ${problem}; not run, retried so that it ends in the dead-letter queue after max_retries`,
+        `[background-tasks] message ${message.id} on queue "${queue}" ${found.problem}; not run, retried so that it ends in the dead-letter queue after max_retries`,
       )
-      message.retry({ delaySeconds: delayFor(message, undefined) })
+      message.retry({ delaySeconds: consumerDelaySeconds(retryDelaySeconds, message.attempts, undefined) })
       return
     }
-    const info: TaskInfo = { name: parsed.task, id: parsed.id, attempt: message.attempts, args: parsed.args }
-    const context = new Attempt({ fn: task.fn, args: [...parsed.args], name: info.name, id: info.id }, info.attempt, env)
-    const delivery = { system: 'cloudflare_queues', queue, messageId: message.id, trace: parsed.trace }
-    const result = await observeAttempt(context, task.options.timeout ?? timeout, instrumentation, undefined, delivery)
-    if (result.outcome === 'success') {
+    const delivery = { system: 'cloudflare_queues', queue, messageId: message.id, trace: found.message.trace }
+    const { info, result } = delivered.run(found, message.attempts, env, timeout, instrumentation, delivery)
+    const settled = await result
+    if (settled.outcome === 'success') {
       message.ack()
       return
     }
-    try {
-      await onError(result.error, info, message)
-    } catch (error) {
-      console.error('[background-tasks] the onError hook threw:', error)
-    }
-    message.retry({ delaySeconds: delayFor(message, result.error) })
+    await callHook(onError, 'onError', settled.error, info, message)
+    message.retry({ delaySeconds: consumerDelaySeconds(retryDelaySeconds, message.attempts, settled.error) })
   }
 
   return async function queueConsumer(batch, env) {

@@ -1,8 +1,9 @@
-import { sendEntries } from '../send.ts'
-import { checkTaskOptions, isTask } from '../task.ts'
-import type { Durable, Task, TaskFunction, TaskOptions, TaskTransport } from '../types.ts'
+import type { Durable } from '../entry.ts'
+import { checkTaskOptions } from '../task.ts'
+import type { Task, TaskFunction, TaskOptions, TaskTransport } from '../types.ts'
 import { checkOptionsObject, checkTransport, describeValue } from '../validate.ts'
 import { checkJsonArgs } from './json.ts'
+import { sendEntries } from './send.ts'
 
 /** Options of `defineTask()`. */
 export interface DefineTaskOptions extends Omit<TaskOptions, 'name'> {
@@ -13,6 +14,7 @@ export interface DefineTaskOptions extends Omit<TaskOptions, 'name'> {
 /** A task with a stable name, which a transport may send to a queue and a consumer runs by name. */
 // biome-ignore lint/suspicious/noExplicitAny: see TaskFunction.
 export interface DurableTask<Args extends any[] = any[]> extends Task<Args> {
+  /** Set by `defineTask()`: how its arguments are checked and how it is sent. Not built by hand. */
   readonly durable: Durable
 }
 
@@ -20,8 +22,8 @@ const KNOWN = ['timeout', 'retries', 'retryDelay', 'always', 'transport'] as con
 
 /**
  * Names a task so that it can be durable: with a `transport`, `c.var.tasks.add(task, ...args)`
- * sends `{ task, args, id, enqueuedAt }` to a queue after the response, and `queueConsumer()`
- * runs it by this name. Without a transport it runs in-process like any task. Its arguments must
+ * sends `{ task, args, id, enqueuedAt }` to a queue after the response, and `queueConsumer()` or
+ * `bullmqWorker()` runs it by this name. Without a transport it runs in-process like any task. Its arguments must
  * be JSON: `add()` throws otherwise. `retries` and `retryDelay` apply in-process and on BullMQ
  * (the job's attempts and backoff); on Cloudflare Queues `max_retries` and the consumer's
  * `retryDelaySeconds` decide. `timeout` applies everywhere.
@@ -53,20 +55,4 @@ export const defineTask = <Args extends any[]>(
     send: sendEntries,
   })
   return Object.freeze({ fn, options: Object.freeze({ ...taskOptions, name }), durable })
-}
-
-/**
- * The tasks a consumer runs, by name: every entry must come from `defineTask()`, and no two may
- * share a name. Throws in the one-line style, naming `api`.
- */
-export const tasksByName = (api: string, tasks: readonly unknown[]): Map<string, Task> => {
-  const registry = new Map<string, Task>()
-  for (const task of tasks) {
-    if (!isTask(task) || !task.durable) {
-      throw new TypeError(`${api}: expected every entry of \`tasks\` to come from defineTask(), got ${describeValue(task)}`)
-    }
-    if (registry.has(task.options.name)) throw new TypeError(`${api}: two tasks are named "${task.options.name}"; names must be unique`)
-    registry.set(task.options.name, task)
-  }
-  return registry
 }
