@@ -49,7 +49,7 @@ export interface Ticket {
 
 /**
  * The registry keeps a doubly linked list of tickets, oldest first: a Set that grows from empty and
- * shrinks back rehashes on every request (bench/analysis.md, "registry").
+ * shrinks back rehashes on every request (bench/analysis.md, "The hot path on Node").
  */
 interface Link extends Ticket {
   prev: Link | undefined

@@ -1,5 +1,5 @@
 /**
- * The behaviour suite: DESIGN.md's semantics as scenarios against the scenario app, through any
+ * The behaviour suite: the semantics of docs/design.md as scenarios against the scenario app, through any
  * `fetch` (app.request in-process, a real socket, another runtime's process). No clocks: a test
  * proves "the client did not wait" by holding a gate closed until after it has the whole body.
  */
@@ -33,12 +33,12 @@ const open = async (target: Target, run: string, gate: string): Promise<void> =>
 const has = (event: string) => (events: string[]) => events.includes(event)
 
 /**
- * What a runtime does differently by design. Without rules, every scenario holds as DESIGN.md states it.
+ * What a runtime does differently by design. Without rules, every scenario holds as docs/design.md states it.
  */
 export interface SuiteRules {
   /**
-   * When a request's tasks run. `after-response` (the default) is DESIGN.md point 1. `before-response`
-   * is AWS Lambda's rule (point 3): Lambda freezes once it has replied, so the library runs the tasks
+   * When a request's tasks run. `after-response` (the default) is docs/design.md, "Deferred start". `before-response`
+   * is AWS Lambda's rule ("Where the lifetime comes from"): Lambda freezes once it has replied, so the library runs the tasks
    * first. There, each scenario proves the opposite of "the client did not wait": the reply is still
    * pending while a task is held at its gate, and every task has ended by the time the reply arrives.
    * @default 'after-response'
@@ -115,7 +115,7 @@ export const behaviourSuite = (target: () => Target, rules: SuiteRules = {}): vo
       })
     }
 
-    it('calls nothing while the handler is still running (1)', async () => {
+    it('calls nothing while the handler is still running [design: Deferred start]', async () => {
       const run = newRun()
       const pending = target().fetch(`/slow-handler/${run}`)
       await waitFor(target(), run, has('handler:waiting'))
@@ -126,7 +126,7 @@ export const behaviourSuite = (target: () => Target, rules: SuiteRules = {}): vo
       expect(events).toEqual(['handler:waiting', 'handler:returns', 'task:start', 'task:end'])
     })
 
-    it('runs tasks one after another in the order added (4)', async () => {
+    it('runs tasks one after another in the order added [design: Order]', async () => {
       const run = newRun()
       const { reply } = await send(`/order/${run}`)
       await waitFor(target(), run, has('a:start'))
@@ -136,7 +136,7 @@ export const behaviourSuite = (target: () => Target, rules: SuiteRules = {}): vo
       expect(await settle(run, has('c:end'))).toEqual(['a:start', 'a:end', 'b:start', 'b:end', 'c:start', 'c:end'])
     })
 
-    it('overlaps tasks with concurrency 2, and starts the third only when one finishes (4)', async () => {
+    it('overlaps tasks with concurrency 2, and starts the third only when one finishes [design: Order]', async () => {
       const run = newRun()
       const { reply } = await send(`/concurrency/${run}`)
       const started = await waitFor(target(), run, (e) => e.includes('a:start') && e.includes('b:start'))
@@ -150,7 +150,7 @@ export const behaviourSuite = (target: () => Target, rules: SuiteRules = {}): vo
       await settle(run, has('b:end'))
     })
 
-    it('keeps going after tasks that throw, reject or throw a non-Error, and reports each to onError (5)', async () => {
+    it('keeps going after tasks that throw, reject or throw a non-Error, and reports each to onError [design: Failure isolation]', async () => {
       const run = newRun()
       await (await target().fetch(`/failure/${run}`)).text()
       const events = await settle(run, has('ok:end'))
@@ -162,7 +162,7 @@ export const behaviourSuite = (target: () => Target, rules: SuiteRules = {}): vo
       expect(events.slice(-2)).toEqual(['ok:start', 'ok:end'])
     })
 
-    it('skips the tasks of a handler that threw, except those marked always (6)', async () => {
+    it('skips the tasks of a handler that threw, except those marked always [design: Handler failure]', async () => {
       const run = newRun()
       const res = await target().fetch(`/handler-throws/${run}`)
       expect(res.status).toBe(409)
@@ -171,7 +171,7 @@ export const behaviourSuite = (target: () => Target, rules: SuiteRules = {}): vo
       expect(events).toEqual(['end:normal:skipped:0', 'audit:start', 'audit:end'])
     })
 
-    it('runs the tasks of a response the handler returned, whatever its status (6)', async () => {
+    it('runs the tasks of a response the handler returned, whatever its status [design: Handler failure]', async () => {
       const run = newRun()
       const res = await target().fetch(`/handler-returns-500/${run}`)
       expect(res.status).toBe(500)
@@ -179,7 +179,7 @@ export const behaviourSuite = (target: () => Target, rules: SuiteRules = {}): vo
       expect(await settle(run, has('task:end'))).toEqual(['task:start', 'task:end'])
     })
 
-    it('times out a task that never settles, aborts its signal and runs the next (7)', async () => {
+    it('times out a task that never settles, aborts its signal and runs the next [design: Limits]', async () => {
       const run = newRun()
       await (await target().fetch(`/timeout/${run}`)).text()
       const events = await settle(run, has('after:end'))
@@ -193,7 +193,7 @@ export const behaviourSuite = (target: () => Target, rules: SuiteRules = {}): vo
       ])
     })
 
-    it('retries a failing task until it succeeds, and reports one that gives up once (7)', async () => {
+    it('retries a failing task until it succeeds, and reports one that gives up once [design: Limits]', async () => {
       const run = newRun()
       await (await target().fetch(`/retry/${run}`)).text()
       const events = await settle(run, has('after:end'))
@@ -211,7 +211,7 @@ export const behaviourSuite = (target: () => Target, rules: SuiteRules = {}): vo
       ])
     })
 
-    it('runs a task added by a task after the queued ones, and refuses adds once the work is done (8)', async () => {
+    it('runs a task added by a task after the queued ones, and refuses adds once the work is done [design: Nested work]', async () => {
       const run = newRun()
       await (await target().fetch(`/nested/${run}`)).text()
       expect(await settle(run, has('nested:end'))).toEqual(['a:start', 'a:end', 'b:start', 'b:end', 'nested:start', 'nested:end'])
@@ -249,7 +249,7 @@ export const behaviourSuite = (target: () => Target, rules: SuiteRules = {}): vo
         expect(await waitFor(target(), run, has('stream:aborted'))).toEqual(['task:start', 'task:end', 'stream:aborted'])
       })
     } else {
-      it('starts the tasks of a streamed response after its last chunk (1)', async () => {
+      it('starts the tasks of a streamed response after its last chunk [design: Deferred start]', async () => {
         const run = newRun()
         const res = await target().fetch(`/stream/${run}`)
         const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader()
@@ -263,7 +263,7 @@ export const behaviourSuite = (target: () => Target, rules: SuiteRules = {}): vo
       })
 
       if (rules.clientGone === 'stream-runs-on') {
-        it('still runs the tasks when the client goes away mid-stream, once the stream writes again (1)', async () => {
+        it('still runs the tasks when the client goes away mid-stream, once the stream writes again [design: Deferred start]', async () => {
           const run = newRun()
           const controller = new AbortController()
           const res = await target().fetch(`/stream/${run}`, { signal: controller.signal })
@@ -276,7 +276,7 @@ export const behaviourSuite = (target: () => Target, rules: SuiteRules = {}): vo
           expect(await waitFor(target(), run, has('task:end'))).toEqual(['chunk1', 'chunk2', 'task:start', 'task:end'])
         })
       } else {
-        it('still runs the tasks when the client goes away mid-stream (1)', async () => {
+        it('still runs the tasks when the client goes away mid-stream [design: Deferred start]', async () => {
           const run = newRun()
           const controller = new AbortController()
           const res = await target().fetch(`/disconnect/${run}`, { signal: controller.signal })
@@ -292,7 +292,7 @@ export const behaviourSuite = (target: () => Target, rules: SuiteRules = {}): vo
       }
     }
 
-    it('keeps 200 concurrent requests to their own tasks and arguments (2)', async () => {
+    it('keeps 200 concurrent requests to their own tasks and arguments [design: One hand-off per request]', async () => {
       const run = newRun()
       const ns = Array.from({ length: 200 }, (_, i) => i)
       const bodies = await Promise.all(ns.map(async (n) => (await target().fetch(`/isolation/${run}/${n}`)).text()))
@@ -301,7 +301,7 @@ export const behaviourSuite = (target: () => Target, rules: SuiteRules = {}): vo
       expect([...events].sort()).toEqual(ns.map((n) => `task:${n}:${n * n}`).sort())
     })
 
-    it('rejects bad input at add() with a clear error and loses none of the tasks already added (10)', async () => {
+    it('rejects bad input at add() with a clear error and loses none of the tasks already added [design: Bad input]', async () => {
       const run = newRun()
       const errors = await (await target().fetch(`/bad-input/${run}`)).json()
       expect(errors).toEqual([

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createContextApp, type Seen } from './fixtures/context-app.ts'
 import { type ServerProcess, startServer } from './runtimes/process.ts'
 
-// Tasks run in the async context of the request that added them (DESIGN.md point 12), over real
+// Tasks run in the async context of the request that added them (docs/design.md, "Context travels with the work"), over real
 // sockets: on Node the tasks start from the ServerResponse's 'close', which has no context of its own.
 const REQUESTS = 200
 

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { type BackgroundTasksEnv, backgroundTasks, DrainTimeoutError, drainTasks, pendingTasks } from '../src/index.ts'
 import { deferred } from './helpers.ts'
 
-describe('draining the in-process runner (9)', () => {
+describe('draining the in-process runner [design: Visibility]', () => {
   it('waits for every pending task, including requests still in flight, and names what finished', async () => {
     const gate = deferred()
     const handler = deferred()

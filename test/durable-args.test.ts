@@ -11,7 +11,7 @@ class User {
   name = 'Ada'
 }
 
-describe('durable task arguments must survive JSON, checked at add() (10)', () => {
+describe('durable task arguments must survive JSON, checked at add() [design: Bad input]', () => {
   it.each([
     [[{ user: { createdAt: 10n } }], '`args[0].user.createdAt`: a BigInt'],
     [
@@ -78,7 +78,7 @@ describe('durable task arguments must survive JSON, checked at add() (10)', () =
   })
 })
 
-describe('defineTask() fails when it is called, on bad input (10)', () => {
+describe('defineTask() fails when it is called, on bad input [design: Bad input]', () => {
   it.each([
     ['', () => {}, {}, TypeError, 'defineTask: expected the name to be a non-empty string, got `""` (string)'],
     [42, () => {}, {}, TypeError, 'defineTask: expected the name to be a non-empty string, got `42` (number)'],

@@ -10,7 +10,7 @@ const appWith = (handler: (c: Context<BackgroundTasksEnv>) => Response) => {
   return app
 }
 
-describe('hand-off to the platform waitUntil (2)', () => {
+describe('hand-off to the platform waitUntil [design: One hand-off per request]', () => {
   it('calls waitUntil once per request, bound to its owner, before the response is returned', async () => {
     const { ctx, calls } = recordingExecutionContext()
     const gate = deferred()

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { type TaskEndInfo, task } from '../src/index.ts'
 import { runWithTasks as run } from './helpers.ts'
 
-describe('visibility: hooks and logs (9)', () => {
+describe('visibility: hooks and logs [design: Visibility]', () => {
   it('reports each attempt to onTaskStart and onTaskEnd with name, attempt, duration and outcome', async () => {
     const seen: string[] = []
     const ends: TaskEndInfo[] = []

@@ -23,7 +23,7 @@ afterEach(() => {
   delete globals[vercelKey]
 })
 
-describe('where the lifetime comes from, first match wins (3)', () => {
+describe('where the lifetime comes from, first match wins [design: Where the lifetime comes from]', () => {
   it('prefers the explicit waitUntil option over everything else', async () => {
     const seen: string[] = []
     const { ctx, calls } = recordingExecutionContext()

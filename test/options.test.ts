@@ -2,7 +2,7 @@ import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
 import { addTask, backgroundTasks, drainTasks, task } from '../src/index.ts'
 
-describe('bad options fail when the factory is called, naming the option and the value (10)', () => {
+describe('bad options fail when the factory is called, naming the option and the value [design: Bad input]', () => {
   it.each([
     [{ concurrency: 0 }, RangeError, 'backgroundTasks: expected `concurrency` to be a whole number >= 1, got `0` (number)'],
     [{ concurrency: 1.5 }, RangeError, 'backgroundTasks: expected `concurrency` to be a whole number >= 1, got `1.5` (number)'],
@@ -38,7 +38,7 @@ describe('bad options fail when the factory is called, naming the option and the
   })
 })
 
-describe('task() options (10)', () => {
+describe('task() options [design: Bad input]', () => {
   it.each([
     [42, {}, TypeError, 'task: expected a function, got `42` (number)'],
     [() => {}, { name: '' }, TypeError, 'task: expected `name` to be a non-empty string, got `""` (string)'],

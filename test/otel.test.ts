@@ -126,7 +126,7 @@ const post = async (path: string) => {
   return res
 }
 
-describe('taskTracing() with @hono/otel on node-server: a span per attempt, linked to its request (issue 11, point 2)', () => {
+describe('taskTracing() with @hono/otel on node-server: a span per attempt, linked to its request [design: Context travels with the work]', () => {
   it("a task's span starts after the request's span ended, in the same trace, a child of and linked to it", async () => {
     expect((await post('/register/ada')).status).toBe(201)
     const spans = await recorder.ended('task sendWelcomeEmail')

@@ -1,5 +1,5 @@
 /**
- * The pass-through suite: DESIGN.md point 11 against the routes of test/fixtures/pass-through-routes.ts,
+ * The pass-through suite: docs/design.md, "The response passes through untouched" against the routes of test/fixtures/pass-through-routes.ts,
  * through any `fetch` (app.request, a real socket, another runtime's process). The same route with
  * and without the middleware must send the same status, headers and bytes; a streamed body is
  * passed on as it is read, never read ahead of its reader, also when its chunks are ready at once
@@ -65,7 +65,7 @@ export const passThroughSuite = (target: () => PassThroughTarget, rules: PassThr
 
   const ahead = rules.inProcess ? READ_AHEAD : BUFFERED_OVER_HTTP
 
-  describe('responses pass through untouched (11)', () => {
+  describe('responses pass through untouched [design: The response passes through untouched]', () => {
     for (const route of SMALL_ROUTES) {
       it(`GET and HEAD /${route}: the same status, headers and bytes as without the middleware`, async () => {
         for (const method of ['GET', 'HEAD']) {

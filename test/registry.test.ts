@@ -5,7 +5,7 @@ import { Registry } from '../src/registry.ts'
 import { settled } from '../src/testing.ts'
 import { deferred } from './helpers.ts'
 
-describe('the in-process registry (9)', () => {
+describe('the in-process registry [design: Visibility]', () => {
   it('lists requests oldest first, and forgets each once its work is done, in whatever order they finish', async () => {
     const gates = { a: deferred(), b: deferred(), c: deferred(), d: deferred() }
     const app = new Hono<BackgroundTasksEnv>()
@@ -43,7 +43,7 @@ describe('the in-process registry (9)', () => {
   })
 })
 
-describe('registry tickets (9)', () => {
+describe('registry tickets [design: Visibility]', () => {
   it('untracking a ticket twice leaves the other requests listed', () => {
     const registry = new Registry()
     const work = (request: string) => ({ request, tasks: [{ name: request, state: 'waiting' as const, abort() {} }] })

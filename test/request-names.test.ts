@@ -28,7 +28,7 @@ afterEach(() => {
   vi.restoreAllMocks()
 })
 
-describe('log lines name the route pattern, never the raw path (issue 11, point 4)', () => {
+describe('log lines name the route pattern, never the raw path [design: Visibility]', () => {
   it('the default onError line: method and route, no token, no argument', async () => {
     const error = vi.spyOn(console, 'error').mockImplementation(() => {})
     const app = inviteApp({}, () => {

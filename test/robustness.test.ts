@@ -4,7 +4,7 @@ import { type BackgroundTasksEnv, backgroundTasks, pendingTasks, task } from '..
 import { settled } from '../src/testing.ts'
 import { deferred, recordingExecutionContext } from './helpers.ts'
 
-describe('a handler that threw (6)', () => {
+describe('a handler that threw [design: Handler failure]', () => {
   it('never starts a task it left out, even when a task is added while the skips are reported', async () => {
     const ran: string[] = []
     const reporting = deferred()
@@ -52,7 +52,7 @@ describe('a handler that threw (6)', () => {
   })
 })
 
-describe('odd return values (5)', () => {
+describe('odd return values [design: Failure isolation]', () => {
   const reported = async (fn: () => unknown) => {
     const errors: string[] = []
     const app = new Hono<BackgroundTasksEnv>()

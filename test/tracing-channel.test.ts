@@ -39,7 +39,7 @@ afterEach(() => {
   for (const unsubscribe of unsubscribers.splice(0)) unsubscribe()
 })
 
-describe('the tracing channel: start, end and error for each attempt (issue 11, point 3)', () => {
+describe('the tracing channel: start, end and error for each attempt [design: Visibility]', () => {
   it("publishes each attempt in Node's order: sync tasks start, [error], end; async ones start, end, [error], asyncStart, asyncEnd", async () => {
     const { events } = subscribe()
     await run({}, (tasks) => {

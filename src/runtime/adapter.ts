@@ -29,3 +29,15 @@ export interface RuntimeAdapter {
   readonly hasExecutionCtx: boolean
   readonly whenFinished: WhenFinished
 }
+
+/** A server as the shutdown drives it, whatever the runtime; each runtime's file makes its own for `gracefulShutdown()`. */
+export interface StoppableServer {
+  /** Stops accepting connections and refuses new requests; resolves once the responses in flight are sent. */
+  stop(): Promise<void>
+  /** How many responses are still in flight, when the runtime tells. */
+  inFlight(): number | undefined
+  /** At the deadline: cuts the connections that are left. */
+  force(): void
+  /** Undoes what wrapping the server did, if no shutdown has started. */
+  dispose(): void
+}

@@ -1,5 +1,4 @@
-import type { StoppableServer } from '../shutdown/server.ts'
-import type { RuntimeAdapter } from './adapter.ts'
+import type { RuntimeAdapter, StoppableServer } from './adapter.ts'
 import { defaultReader, watchWebResponse } from './web-body.ts'
 
 /** Whether this process is Bun: decided once per process. */

@@ -1,5 +1,4 @@
-import type { StoppableServer } from '../shutdown/server.ts'
-import type { RuntimeAdapter } from './adapter.ts'
+import type { RuntimeAdapter, StoppableServer } from './adapter.ts'
 
 /** `Deno.serve(app.fetch)` passes `ServeHandlerInfo`, whose `completed` settles once the response is sent. */
 export const denoCompleted = (env: unknown): PromiseLike<void> | undefined => {

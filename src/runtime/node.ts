@@ -1,5 +1,4 @@
-import type { StoppableServer } from '../shutdown/server.ts'
-import type { RuntimeAdapter } from './adapter.ts'
+import type { RuntimeAdapter, StoppableServer } from './adapter.ts'
 
 /** The part of Node's `ServerResponse` the library reads, typed here to keep `node:` out. */
 export interface NodeOutgoing {

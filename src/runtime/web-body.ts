@@ -128,7 +128,7 @@ const peekBody = async (
   clearTimeout(timer)
   // Small chunks, a read still pending or an error: only the clone is cancelled, and the original
   // goes on from where its source is, its branch holding what the clone has read. Reading on from
-  // the clone instead costs memory and latency with stalled clients (bench/analysis.md, "slow clients").
+  // the clone instead costs memory with stalled clients (bench/analysis.md, "Streamed bodies and slow clients").
   probe.cancel().catch(() => {})
   return watchStream(initOf(res, headers), openReader(res.body as ReadableStream<Uint8Array>), [], start)
 }

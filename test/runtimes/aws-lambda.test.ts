@@ -136,7 +136,7 @@ describe("AWS Lambda: hono/aws-lambda's adapters themselves", () => {
     expect({ status, body: JSON.parse(body) }).toEqual({ status: '200', body: { ok: true, size: 1 } })
   })
 
-  it('streamHandle() (response streaming): nothing is streamed until the tasks have ended (3)', async () => {
+  it('streamHandle() (response streaming): nothing is streamed until the tasks have ended [design: Where the lifetime comes from]', async () => {
     // What the Lambda Node.js runtime provides to a response-streaming handler.
     globals.awslambda = {
       streamifyResponse: (fn: unknown) => fn,
