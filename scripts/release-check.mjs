@@ -1,10 +1,11 @@
 // `npm run release:check` (after `npm run build`): is what `npm publish` and `deno publish` would
 // upload right? Each check prints one line; a failing one prints what its tool said, and the script
 // exits with 1 once all have run. Offline except for the npm registry (the CommonJS consumer's
-// hono and typescript, from the npm cache when they are there).
+// hono and typescript, from the npm cache when they are there). `--links` runs only the checks of
+// the links in README.md and docs/*.md, which need no build.
 import { execFile } from 'node:child_process'
-import { readFile } from 'node:fs/promises'
-import { join } from 'node:path'
+import { readdir, readFile } from 'node:fs/promises'
+import { join, posix } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
 
@@ -27,6 +28,8 @@ const run = (file, args, env = {}) =>
 class CheckFailed extends Error {}
 const failures = []
 
+const linksOnly = process.argv.includes('--links')
+
 /** Runs one check: `fn` returns the line to print, or throws CheckFailed with what went wrong. */
 const check = async (name, fn) => {
   try {
@@ -38,21 +41,24 @@ const check = async (name, fn) => {
   }
 }
 
+/** A check of the built package, skipped with `--links`. */
+const checkBuild = (name, fn) => (linksOnly ? undefined : check(name, fn))
+
 const repository = pkg.repository?.url?.replace(/^git\+/, '').replace(/\.git$/, '')
 if (!repository?.startsWith('https://github.com/')) {
   console.error('release:check: package.json needs repository.url on https://github.com/')
   process.exit(1)
 }
 
-console.log(`release:check: ${pkg.name}@${pkg.version}`)
+console.log(`release:check: ${pkg.name}@${pkg.version}${linksOnly ? ', links only' : ''}`)
 
-await check('publint --strict', async () => {
+await checkBuild('publint --strict', async () => {
   const { code, output } = await run(bin('publint'), ['--strict'])
   if (code !== 0 || !output.includes('All good!')) throw new CheckFailed(output.trim())
   return 'all good'
 })
 
-await check('attw --pack --profile esm-only', async () => {
+await checkBuild('attw --pack --profile esm-only', async () => {
   const { code, output } = await run(bin('attw'), ['--pack', '--profile', 'esm-only', '--format', 'table-flipped', '.'])
   if (code !== 0) throw new CheckFailed(output.trim())
   return 'no problems from ESM (node16) and bundlers; require() is checked by the CommonJS consumer below'
@@ -68,7 +74,7 @@ const packed = async () => {
   return { paths: files.map((file) => file.path), size }
 }
 
-await check('npm pack --dry-run', async () => {
+await checkBuild('npm pack --dry-run', async () => {
   const { paths, size } = await packed()
   const always = ['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md']
   const stray = paths.filter((path) => !always.includes(path) && !path.startsWith('dist/'))
@@ -96,15 +102,25 @@ const slug = (heading) =>
     .replace(/[^\p{L}\p{N}\s_-]/gu, '')
     .replace(/\s/g, '-')
 
-await check('README links (npm shows only what is in the tarball)', async () => {
-  const readme = await readFile(join(root, 'README.md'), 'utf8')
-  const prose = readme.replace(/^```[\s\S]*?^```/gm, '')
+/** A Markdown file's text without its fenced code blocks, where `[a](b)` is not a link. */
+const proseOf = (markdown) => markdown.replace(/^```[\s\S]*?^```/gm, '')
+
+/** The ids of a Markdown file's headings, as GitHub makes them (a repeated heading gets `-1`, `-2`, ...). */
+const anchorsOf = (markdown) => {
   const anchors = new Set()
-  for (const [, heading] of prose.matchAll(/^#{1,6} (.+)$/gm)) {
+  for (const [, heading] of proseOf(markdown).matchAll(/^#{1,6} (.+)$/gm)) {
     let id = slug(heading)
     for (let n = 1; anchors.has(id); n++) id = `${slug(heading)}-${n}`
     anchors.add(id)
   }
+  return anchors
+}
+
+/** The link targets of a Markdown file, code blocks left out. */
+const linksOf = (markdown) => [...proseOf(markdown).matchAll(/\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)].map(([, target]) => target)
+
+/** The files and folders in the repository (tracked by git), and the heading ids of its Markdown files. */
+const repositoryFiles = async () => {
   const tracked = (await run('git', ['ls-files'])).stdout.split('\n').filter(Boolean)
   const dirs = new Set(
     tracked.flatMap((file) =>
@@ -114,31 +130,93 @@ await check('README links (npm shows only what is in the tarball)', async () => 
         .map((_, i, parts) => parts.slice(0, i + 1).join('/')),
     ),
   )
-  const files = new Set(tracked)
-  const prefix = `${repository}/`
+  const headings = new Map()
+  const anchorsIn = async (path) => {
+    if (!headings.has(path)) headings.set(path, anchorsOf(await readFile(join(root, path), 'utf8').catch(() => '')))
+    return headings.get(path)
+  }
+  return { files: new Set(tracked), dirs, anchorsIn }
+}
+
+/** What is wrong with a link to `path` (a file or folder of the repository) and `anchor` in it, if anything. */
+const targetProblem = async (repo, target, path, anchor, kind = 'any') => {
+  const isFile = repo.files.has(path)
+  const isDir = repo.dirs.has(path)
+  if (kind === 'blob' && !isFile) return `${target}: ${path} is not a file in the repository`
+  if (kind === 'tree' && !isDir) return `${target}: ${path} is not a folder in the repository`
+  if (!isFile && !isDir) return `${target}: ${path} is not a file or folder in the repository`
+  if (anchor && isFile && path.endsWith('.md') && !(await repo.anchorsIn(path)).has(anchor))
+    return `${target}: ${path} has no heading with the id #${anchor}`
+  return undefined
+}
+
+const prefix = `${repository}/`
+
+/**
+ * Checks the links of the Markdown file at `path` (relative to the root). Links into the repository
+ * on GitHub must name a tracked file (blob/main) or folder (tree/main), and a heading there if they
+ * have an anchor. `relative: false` refuses relative links (the README: npm shows only the tarball);
+ * otherwise each must resolve, from the file's folder, to a tracked file or folder, anchor included.
+ */
+const checkLinks = async (repo, path, { relative }) => {
+  const markdown = await readFile(join(root, path), 'utf8')
+  const own = anchorsOf(markdown)
   const problems = []
-  let inRepo = 0
-  let local = 0
-  for (const [, target] of prose.matchAll(/\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)) {
+  const counts = { inRepo: 0, local: 0, relative: 0 }
+  for (const target of linksOf(markdown)) {
     if (target.startsWith('#')) {
-      local++
-      if (!anchors.has(target.slice(1))) problems.push(`${target}: no heading with this id`)
+      counts.local++
+      if (!own.has(target.slice(1))) problems.push(`${target}: no heading with this id`)
     } else if (target.startsWith(prefix)) {
-      inRepo++
-      const [, kind, path] = target.slice(prefix.length).match(/^(blob|tree)\/main\/([^#?]+)/) ?? []
-      if (kind === 'blob' && !files.has(path)) problems.push(`${target}: ${path} is not a file in the repository`)
-      else if (kind === 'tree' && !dirs.has(path)) problems.push(`${target}: ${path} is not a folder in the repository`)
-      else if (!kind && !/^(issues|pulls|releases)?(\/.*)?$/.test(target.slice(prefix.length)))
+      counts.inRepo++
+      const [, kind, linked, anchor] = target.slice(prefix.length).match(/^(blob|tree)\/main\/([^#?]+)(?:#(.*))?/) ?? []
+      if (kind) problems.push(await targetProblem(repo, target, linked, anchor, kind))
+      else if (!/^(issues|pulls|releases)?(\/.*)?$/.test(target.slice(prefix.length)))
         problems.push(`${target}: not a blob/main or tree/main link`)
-    } else if (!/^https?:\/\//.test(target) && !target.startsWith('mailto:')) {
+    } else if (/^[a-z][a-z0-9+.-]*:/i.test(target)) {
+      // Another site, or mailto:.
+    } else if (!relative) {
       problems.push(`${target}: a relative link is dead on npm; use ${prefix}blob/main/${target} (or tree/ for a folder)`)
+    } else {
+      counts.relative++
+      const [file, anchor] = target.split('#')
+      const resolved = posix.normalize(posix.join(posix.dirname(path), decodeURIComponent(file))).replace(/\/$/, '')
+      if (resolved.startsWith('..')) problems.push(`${target}: leaves the repository`)
+      else problems.push(await targetProblem(repo, target, resolved, anchor))
     }
   }
-  if (problems.length > 0) throw new CheckFailed(problems.join('\n'))
-  return `${inRepo} links into ${repository} point at tracked files, ${local} anchors match headings, no relative link`
-})
+  return { problems: problems.filter(Boolean).map((problem) => `${path}: ${problem}`), ...counts }
+}
 
-await check('jsr.json + deno publish --dry-run', async () => {
+const linkChecks = async () => {
+  const repo = await repositoryFiles()
+
+  await check('README links (npm shows only what is in the tarball)', async () => {
+    const { problems, inRepo, local } = await checkLinks(repo, 'README.md', { relative: false })
+    if (problems.length > 0) throw new CheckFailed(problems.join('\n'))
+    return `${inRepo} links into ${repository} point at tracked files and their headings, ${local} anchors match headings, no relative link`
+  })
+
+  await check('docs/*.md links', async () => {
+    const docs = [...repo.files].filter((file) => /^docs\/[^/]+\.md$/.test(file))
+    const untracked = (await readdir(join(root, 'docs')).catch(() => []))
+      .map((name) => `docs/${name}`)
+      .filter((file) => file.endsWith('.md') && !repo.files.has(file))
+    const problems = untracked.map((file) => `${file}: not tracked by git, so not on GitHub`)
+    let relative = 0
+    for (const doc of docs) {
+      const result = await checkLinks(repo, doc, { relative: true })
+      problems.push(...result.problems)
+      relative += result.relative + result.local
+    }
+    if (problems.length > 0) throw new CheckFailed(problems.join('\n'))
+    return `${docs.length} files, ${relative} relative links and anchors resolve to tracked files and their headings`
+  })
+}
+
+await linkChecks()
+
+await checkBuild('jsr.json + deno publish --dry-run', async () => {
   const problems = []
   if (jsr.version !== pkg.version) problems.push(`jsr.json version ${jsr.version} is not package.json's ${pkg.version}`)
   for (const [subpath, target] of Object.entries(pkg.exports)) {
@@ -162,7 +240,7 @@ await check('jsr.json + deno publish --dry-run', async () => {
   return `${jsr.name}@${jsr.version}, ${Object.keys(jsr.exports).length} entry points type-checked, no slow types, ${published} files`
 })
 
-await check('CommonJS consumer', async () => {
+await checkBuild('CommonJS consumer', async () => {
   const { code, output } = await run(process.execPath, [join(root, 'scripts/check-cjs-consumer.mjs')])
   if (code !== 0) throw new CheckFailed(output.trim())
   return output

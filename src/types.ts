@@ -200,8 +200,9 @@ export interface BackgroundTasksOptions {
    */
   instrumentation?: TaskInstrumentation
   /**
-   * Sends durable tasks (`defineTask()`) to a queue after the response instead of running them
-   * here. Without one, durable tasks run in-process like any other.
+   * Sends durable tasks (`defineTask()`) to a queue instead of running them here: after the
+   * response, or during the hand-off when the transport asks (`bullmqQueue()` does by default).
+   * Without one, durable tasks run in-process like any other.
    * @example
    * backgroundTasks({ transport: cloudflareQueue('TASKS') })
    */

@@ -30,7 +30,7 @@ export interface PassThroughRules {
   stallingClient?: (origin: string, path: string, bytes: number) => Promise<{ destroy(): void }>
 }
 
-/** The most of the body the middleware may read ahead of its reader (README: 64 KiB), plus the source's own one-chunk queue. */
+/** The most of the body the middleware may read ahead of its reader (docs/behaviour.md: 64 KiB), plus the source's own one-chunk queue. */
 const READ_AHEAD = 64 * 1024 + 2 * CHUNK.byteLength
 /** Over HTTP: far above what socket buffers hold, far below the 100 MiB a whole read would take. */
 const BUFFERED_OVER_HTTP = 32 * 1024 * 1024

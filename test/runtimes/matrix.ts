@@ -1,7 +1,7 @@
 /**
  * Every runtime the behaviour suite runs on, and how. The runtime test files take their run from
  * here (`runtimeRun(id)`), the lifetime probes check its `lifetime` and `start`, and
- * support-table.test.ts checks that README's runtime support table is `supportTable()`.
+ * support-table.test.ts checks that the runtime support table in docs/behaviour.md is `supportTable()`.
  */
 import type { SuiteRules } from '../behaviour-suite.ts'
 
@@ -184,7 +184,7 @@ const tested = (of: readonly Run[]): string =>
     })
     .join('; ')
 
-/** README's runtime support table, one row per runtime, built from `runs`. */
+/** The runtime support table of docs/behaviour.md, one row per runtime, built from `runs`. */
 export const supportTable = (): string => {
   const rows = unique(runs.map((r) => r.runtime)).map((runtime) => {
     const of = runs.filter((r) => r.runtime === runtime)

@@ -12,13 +12,13 @@ const END = '<!-- runtime-support:end -->'
 const runIdsIn = (source: string): string[] => [...source.matchAll(/runtimeRun\('([^']+)'\)/g)].map((m) => m[1]!)
 
 describe('the runtime support table', () => {
-  it(`in README.md, between ${START} and ${END}, is the one test/runtimes/matrix.ts builds`, () => {
-    const readme = read('README.md')
+  it(`in docs/behaviour.md, between ${START} and ${END}, is the one test/runtimes/matrix.ts builds`, () => {
+    const readme = read('docs/behaviour.md')
     const start = readme.indexOf(START)
     const end = readme.indexOf(END)
     const table = start >= 0 && end > start ? readme.slice(start + START.length, end).trim() : undefined
     const expected = supportTable()
-    expect(table, `README.md should contain, between ${START} and ${END}:\n\n${expected}\n`).toBe(expected)
+    expect(table, `docs/behaviour.md should contain, between ${START} and ${END}:\n\n${expected}\n`).toBe(expected)
   })
 
   it.each(runs.map((run) => [run.id, run] as const))('%s: its test file runs the behaviour suite, by its rules', (id, run) => {
