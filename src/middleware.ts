@@ -112,7 +112,7 @@ export const backgroundTasks = (options?: BackgroundTasksOptions): MiddlewareHan
       const handlerFailed = thrown !== undefined || c.error !== undefined
       const res = thrown ? undefined : c.res
       if (list.size === 0) {
-        list.whenAdded(() => handOffLate(c, list, resolved, res, handlerFailed))
+        list.handOffLate(() => handOffLate(c, list, resolved, res, handlerFailed))
       } else {
         // 2. Hand off to the lifetime; 3. "finished" starts the tasks (4. run, 5. settle: RequestTasks).
         const runtime = detectRuntime(c.env)

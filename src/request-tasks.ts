@@ -40,8 +40,8 @@ export class RequestTasks implements BackgroundTasks, TrackedWork, Work {
   /** Made at the first add(): `start()` calls it, and the tasks start from a continuation of that add. */
   #open: (() => void) | undefined
   #handlerFailed = false
-  /** Set by `whenAdded()`: hands off the tasks added once the handler has returned. */
-  #handOff: (() => void) | undefined
+  /** Set by `handOffLate()`: the late hand-off, of the tasks added once the handler has returned. */
+  #lateHandOff: (() => void) | undefined
   /** What `done()` returns, made at its first call; `#resolveDone` settles it when the work is done. */
   #done: Promise<void> | undefined
   #resolveDone: (() => void) | undefined
@@ -112,7 +112,7 @@ export class RequestTasks implements BackgroundTasks, TrackedWork, Work {
     if (this.#state === 'running') this.#pump()
     else {
       if (!this.#open) this.#gate()
-      if (this.#handOff) this.#lateHandOff()
+      if (this.#lateHandOff) this.#handOffNow()
     }
   }
 
@@ -131,17 +131,18 @@ export class RequestTasks implements BackgroundTasks, TrackedWork, Work {
    * For a list that is still empty when the handler returns: `handOff` is called at the first add
    * (from a stream callback, say). If it throws, that task is refused with its error.
    */
-  whenAdded(handOff: () => void): void {
-    this.#handOff = handOff
+  handOffLate(handOff: () => void): void {
+    this.#lateHandOff = handOff
   }
 
-  #lateHandOff(): void {
-    const handOff = this.#handOff as () => void
-    this.#handOff = undefined
+  /** The first add of a late list: the late hand-off runs, once. */
+  #handOffNow(): void {
+    const handOff = this.#lateHandOff as () => void
+    this.#lateHandOff = undefined
     try {
       handOff()
     } catch (error) {
-      this.#handOff = handOff
+      this.#lateHandOff = handOff
       this.#entries.pop()
       throw error
     }
