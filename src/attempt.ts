@@ -1,6 +1,6 @@
-import { activeChannel, publishAttempt } from './channel.ts'
 import { TaskTimeoutError } from './errors.ts'
 import { invoke } from './instrumentation.ts'
+import { activeChannel, publishAttempt } from './tracing-channel.ts'
 import type { AttemptResult, TaskChannelMessage, TaskContext, TaskDelivery, TaskFunction, TaskInstrumentation } from './types.ts'
 
 /** What one attempt needs of its task. */

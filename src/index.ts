@@ -1,10 +1,10 @@
 export { addTask } from './add-task.ts'
-export { TASK_CHANNEL } from './channel.ts'
 export { DrainTimeoutError, TaskSendError, TaskTimeoutError } from './errors.ts'
 export { backgroundTasks } from './middleware.ts'
 export type { DrainOptions, DrainResult, PendingTask } from './registry.ts'
 export { drainTasks, pendingTasks } from './registry.ts'
 export { task } from './task.ts'
+export { TASK_CHANNEL } from './tracing-channel.ts'
 export type {
   AttemptInfo,
   AttemptResult,
