@@ -17,7 +17,7 @@ const appWith = (count: number, size: number, ran: string[]) => {
   return app
 }
 
-describe('byte-stream bodies the middleware watches [design: Visibility]', () => {
+describe('byte-stream bodies the middleware watches [design: The response passes through untouched]', () => {
   it('end, and start their tasks, when the source closes without answering the pending read', async () => {
     const ran: string[] = []
     const res = await appWith(5, 3, ran).request('/bytes')

@@ -87,7 +87,7 @@ describe('workerd: through the Worker entrypoint (exports.default.fetch)', () =>
   }))
 })
 
-describe('workerd: a byte-stream body read in 64 KiB buffers [design: Visibility]', () => {
+describe('workerd: a byte-stream body read in 64 KiB buffers [design: The response passes through untouched]', () => {
   it('hands small chunks on in buffers of their own size, and runs the task at the end', async () => {
     const ran: string[] = []
     const app = new Hono<BackgroundTasksEnv>()
