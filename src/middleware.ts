@@ -66,8 +66,14 @@ const watchResponse = (
 }
 
 /** Tasks added once the handler has returned (inside a stream callback) are handed off at the first add. */
-const handOffLate = (c: Context, list: RequestTasks, options: ResolvedOptions, res: Response | undefined, handlerFailed: boolean): void => {
-  const runtime = detectRuntime(c.env)
+const handOffLate = (
+  c: Context,
+  list: RequestTasks,
+  runtime: RuntimeAdapter,
+  options: ResolvedOptions,
+  res: Response | undefined,
+  handlerFailed: boolean,
+): void => {
   const lifetime = findLifetime(c, options.waitUntil, runtime)
   if (lifetime.kind === 'before-response') {
     // Nothing would hold the process for it: refuse it where it is added rather than lose it.
@@ -98,7 +104,8 @@ export const backgroundTasks = (options?: BackgroundTasksOptions): MiddlewareHan
   const resolved = resolveOptions(options)
   return createMiddleware<BackgroundTasksEnv>(async function backgroundTasks(c, next) {
     // 1. Collect: the handler adds tasks to the request's list; a drain waits for requests in here.
-    const list = new RequestTasks(c, resolved)
+    const runtime = detectRuntime(c.env)
+    const list = new RequestTasks(c, resolved, runtime.onFirstTask)
     c.set('tasks', list)
     let thrown: { error: unknown } | undefined
     processRegistry.enter()
@@ -112,10 +119,9 @@ export const backgroundTasks = (options?: BackgroundTasksOptions): MiddlewareHan
       const handlerFailed = thrown !== undefined || c.error !== undefined
       const res = thrown ? undefined : c.res
       if (list.size === 0) {
-        list.handOffLate(() => handOffLate(c, list, resolved, res, handlerFailed))
+        list.handOffLate(() => handOffLate(c, list, runtime, resolved, res, handlerFailed))
       } else {
         // 2. Hand off to the lifetime; 3. "finished" starts the tasks (4. run, 5. settle: RequestTasks).
-        const runtime = detectRuntime(c.env)
         const handedOff = handOff(c, list, runtime, findLifetime(c, resolved.waitUntil, runtime), res, true, handlerFailed)
         const response = handedOff instanceof Promise ? await handedOff : handedOff
         if (response && response !== res) {

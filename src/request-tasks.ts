@@ -29,6 +29,7 @@ const sendBatch = (batch: Entry[], transport: TaskTransport, c: Context, options
 export class RequestTasks implements BackgroundTasks, TrackedWork, Work {
   readonly #c: Context
   readonly #options: ResolvedOptions
+  readonly #onFirstTask: ((c: Context) => void) | undefined
   #entries = NONE
   #state: 'collecting' | 'running' | 'done' = 'collecting'
   /** Index of the next entry to start. */
@@ -48,9 +49,11 @@ export class RequestTasks implements BackgroundTasks, TrackedWork, Work {
   /** The in-process registry's hold on this work, until it is done. */
   #ticket: Ticket | undefined
 
-  constructor(c: Context, options: ResolvedOptions) {
+  /** `onFirstTask` is the runtime's, called at the first `add()` (see `RuntimeAdapter`). */
+  constructor(c: Context, options: ResolvedOptions, onFirstTask?: (c: Context) => void) {
     this.#c = c
     this.#options = options
+    this.#onFirstTask = onFirstTask
   }
 
   /** How many tasks this request has added so far. */
@@ -111,7 +114,10 @@ export class RequestTasks implements BackgroundTasks, TrackedWork, Work {
     else this.#entries.push(entry)
     if (this.#state === 'running') this.#pump()
     else {
-      if (!this.#open) this.#gate()
+      if (!this.#open) {
+        this.#gate()
+        this.#onFirstTask?.(this.#c)
+      }
       if (this.#lateHandOff) this.#handOffNow()
     }
   }

@@ -103,7 +103,7 @@ export const behaviourSuite = (target: () => Target, rules: SuiteRules = {}): vo
         expect(await eventsOf(target(), run)).toEqual(['handler', 'task:start', 'task:end'])
       })
     } else {
-      it('gives the client the whole response while its task is still pending (1, 2)', async () => {
+      it('gives the client the whole response while its task is still pending [design: Deferred start, One hand-off per request]', async () => {
         const run = newRun()
         const res = await target().fetch(`/handoff/${run}`)
         expect(await res.json()).toEqual({ ok: true, size: 1 })

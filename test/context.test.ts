@@ -67,7 +67,7 @@ const cases: [title: string, start: () => Promise<Served>][] = [
 ]
 
 for (const [title, start] of cases) {
-  describe(`${title}: tasks run in their request's async context (12)`, () => {
+  describe(`${title}: tasks run in their request's async context [design: Context travels with the work]`, () => {
     let served: Served | undefined
     beforeAll(async () => {
       served = await start()

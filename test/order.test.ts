@@ -3,7 +3,7 @@ import { expect, it } from 'vitest'
 import { type BackgroundTasksEnv, backgroundTasks } from '../src/index.ts'
 import { settled } from '../src/testing.ts'
 
-it('finishes a synchronous task before the next starts, even when it adds a task (4, 8)', async () => {
+it('finishes a synchronous task before the next starts, even when it adds a task [design: Order, Nested work]', async () => {
   const events: string[] = []
   const app = new Hono<BackgroundTasksEnv>()
   app.use(backgroundTasks())

@@ -71,10 +71,11 @@ it('every citation of docs/design.md in src/ and test/ names one of its sections
   const files = [...(await tsFiles('src')), ...(await tsFiles('test'))].filter((file) => file !== 'test/readme.test.ts')
   for (const file of files) {
     const source = await readFile(`${root}${file}`, 'utf8')
-    // `[design: Order]` in test titles, `docs/design.md, "Order"` in comments (a quote may wrap onto the next comment line).
+    // `[design: Order]` or `[design: Order, Nested work]` in test titles, `docs/design.md, "Order"` in comments
+    // (a quote may wrap onto the next comment line).
     for (const m of source.matchAll(/\[design: ([^\]]+)\]|design\.md, "([^"]+)"/g)) {
-      const name = (m[1] ?? m[2] ?? '').replace(/\s*\n\s*(?:\*|\/\/)?\s*/g, ' ')
-      cited.push(`${file}: ${name}`)
+      const names = m[1] ? m[1].split(', ') : [(m[2] ?? '').replace(/\s*\n\s*(?:\*|\/\/)?\s*/g, ' ')]
+      for (const name of names) cited.push(`${file}: ${name}`)
     }
   }
   expect(cited.length).toBeGreaterThan(0)

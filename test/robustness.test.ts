@@ -88,7 +88,7 @@ describe('odd return values [design: Failure isolation]', () => {
   })
 })
 
-describe('a body that cannot be watched (2, 9)', () => {
+describe('a body that cannot be watched [design: One hand-off per request, Visibility]', () => {
   it('still runs the tasks of a response whose body was already read, and releases the work', async () => {
     const ran: string[] = []
     const app = new Hono<BackgroundTasksEnv>()
@@ -110,7 +110,7 @@ describe('a body that cannot be watched (2, 9)', () => {
   })
 })
 
-describe('AWS Lambda (3, 8)', () => {
+describe('AWS Lambda [design: Where the lifetime comes from, Nested work]', () => {
   it('refuses a task added after the reply started, naming it, rather than lose it to the freeze', async () => {
     const errors: string[] = []
     const app = new Hono<BackgroundTasksEnv>()

@@ -28,6 +28,8 @@ export interface RuntimeAdapter {
   /** `false` where `c.executionCtx` can only throw: skipping it saves a thrown Error per request. */
   readonly hasExecutionCtx: boolean
   readonly whenFinished: WhenFinished
+  /** Called at a request's first `add()`, before the handler makes its response, where the runtime needs to see it made (Bun). */
+  readonly onFirstTask?: (c: Context) => void
 }
 
 /** A server as the shutdown drives it, whatever the runtime; each runtime's file makes its own for `gracefulShutdown()`. */

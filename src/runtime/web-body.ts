@@ -32,7 +32,7 @@ export const defaultReader: OpenReader = (body) => body.getReader()
  * read before anything else: @hono/node-server's Response, once it has replaced the global one,
  * fills in a default Content-Type when its headers are first read, and another one once it is cloned.
  */
-const initOf = (res: Response, headers: Headers): ResponseInit => {
+export const initOf = (res: Response, headers: Headers): ResponseInit => {
   const init: ResponseInit & { cf?: unknown } = { status: res.status, statusText: res.statusText, headers }
   // workerd: the metadata a fetch() result carries.
   const { cf } = res as { cf?: unknown }

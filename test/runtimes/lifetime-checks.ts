@@ -50,14 +50,14 @@ const when: Record<TaskStart, string> = {
 
 /** Registers the checks of `run`'s lifetime and task start against `target()`. */
 export const lifetimeChecks = (run: Run, target: () => Target, options: LifetimeCheckOptions = {}): void => {
-  it(`finds the lifetime in ${where[run.lifetime]} and starts tasks ${when[run.start]} (3)`, async () => {
+  it(`finds the lifetime in ${where[run.lifetime]} and starts tasks ${when[run.start]} [design: Where the lifetime comes from]`, async () => {
     const probe = (await (await target().fetch('/_/lifetime')).json()) as LifetimeProbe
     expect(probe).toEqual({ lifetime: run.lifetime, start: run.start })
   })
 
   if (run.lifetime === 'before-response') return
 
-  it(`holds a pending task in ${where[run.lifetime]} (2, 9)`, async () => {
+  it(`holds a pending task in ${where[run.lifetime]} [design: One hand-off per request, Visibility]`, async () => {
     const id = newRun()
     const res = await target().fetch(`/handoff/${id}`)
     expect(await res.json()).toEqual({ ok: true, size: 1 })
