@@ -37,7 +37,9 @@ export const createRuntimeApp = () => {
           ? 'response-finish'
           : runtime.name === 'deno'
             ? 'info-completed'
-            : 'last-chunk'
+            : runtime.name === 'bun'
+              ? 'body-kind'
+              : 'last-chunk'
     return c.json({ lifetime, start } satisfies LifetimeProbe)
   })
   app.get('/_/pending', (c) => c.json(pendingTasks() satisfies PendingProbe[]))
