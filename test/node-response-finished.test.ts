@@ -41,13 +41,28 @@ it('through app.request, starts the task of a buffered body once the response is
   expect(await res.json()).toEqual({ hello: 'world', bytes: 'x'.repeat(60_000) })
 })
 
-it('through app.request, passes a buffered body over 64 KiB on as a stream, its task after the last chunk', async () => {
+it('through app.request, sends a buffered body over 64 KiB untouched when the Context made it: its task starts once it is handed over', async () => {
   const events: string[] = []
   const app = new Hono<BackgroundTasksEnv>()
   app.use(backgroundTasks())
   app.get('/', (c) => {
     c.var.tasks.add(() => events.push('task'))
     return c.json({ hello: 'world', bytes: 'x'.repeat(100_000) })
+  })
+  const res = await app.request('/')
+  // Not watched: settled() does not ask for the body to be read first.
+  await settled(res)
+  expect(events).toEqual(['task'])
+  expect(await res.json()).toEqual({ hello: 'world', bytes: 'x'.repeat(100_000) })
+})
+
+it('through app.request, passes a buffered body over 64 KiB that the Context did not make on as a stream, its task after the last chunk', async () => {
+  const events: string[] = []
+  const app = new Hono<BackgroundTasksEnv>()
+  app.use(backgroundTasks())
+  app.get('/', (c) => {
+    c.var.tasks.add(() => events.push('task'))
+    return new Response(JSON.stringify({ hello: 'world', bytes: 'x'.repeat(100_000) }), { headers: { 'content-type': 'application/json' } })
   })
   const res = await app.request('/')
   await expect(settled(res)).rejects.toThrow('settled: the body of this response has not been read')

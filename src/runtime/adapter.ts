@@ -28,7 +28,7 @@ export interface RuntimeAdapter {
   /** `false` where `c.executionCtx` can only throw: skipping it saves a thrown Error per request. */
   readonly hasExecutionCtx: boolean
   readonly whenFinished: WhenFinished
-  /** Called at a request's first `add()`, before the handler makes its response, where the runtime needs to see it made (Bun). */
+  /** Called at a request's first `add()`, before the handler makes its response: the web runtimes note how the Context makes it. */
   readonly onFirstTask?: (c: Context) => void
 }
 

@@ -1,5 +1,6 @@
 import type { Context } from 'hono'
 import type { Lifetime, RuntimeAdapter } from './adapter.ts'
+import { noteResponses } from './body-notes.ts'
 import { defaultReader, watchWebResponse } from './web-body.ts'
 
 interface WaitUntilOwner {
@@ -47,5 +48,6 @@ export const platformWaitUntil = (c: Context, hasExecutionCtx: boolean): Lifetim
 export const edge: RuntimeAdapter = {
   name: 'edge',
   hasExecutionCtx: true,
+  onFirstTask: noteResponses,
   whenFinished: (c, res, canWrap, start) => watchWebResponse(c, res, canWrap, start, defaultReader),
 }

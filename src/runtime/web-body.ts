@@ -1,5 +1,6 @@
 import type { Context } from 'hono'
 import { markWatched } from '../response-tags.ts'
+import { streamedBody } from './body-notes.ts'
 
 /**
  * How much of a body the middleware reads ahead, at most, to tell a buffered body from a streamed
@@ -137,6 +138,7 @@ const peekBody = async (
  * The web platforms' way to see a response finished, where the runtime says nothing of it: a
  * buffered body is sent untouched and its tasks start once it is handed over; a streamed body is
  * passed through a pull-based wrapper that starts them after its last chunk (or a cancel).
+ * Which of the two a body is comes from the Context's notes (`noteResponses`), else from a peek.
  * `openReader` reads the original body on, as the runtime reads best.
  */
 export const watchWebResponse = (
@@ -146,11 +148,15 @@ export const watchWebResponse = (
   start: () => void,
   openReader: OpenReader,
 ): Response | undefined | Promise<Response> => {
-  if (!canWrap || !res || !sendsBody(c, res)) {
+  const streamed = res && streamedBody(res)
+  if (!canWrap || !res || !sendsBody(c, res) || streamed === false) {
     setTimeout(start, 0)
     return res
   }
   const headers = res.headers
+  if (streamed && res.body && !res.body.locked) {
+    return watchStream(initOf(res, headers), openReader(res.body), [], start)
+  }
   // The body is read through a clone: on Bun, reading `res.body` itself turns a string body into
   // bytes, which then go out as application/octet-stream.
   let clone: ReadableStream<Uint8Array> | null = null

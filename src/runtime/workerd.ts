@@ -1,4 +1,5 @@
 import type { RuntimeAdapter } from './adapter.ts'
+import { noteResponses } from './body-notes.ts'
 import { type BodyReader, defaultReader, PEEK_LIMIT, watchWebResponse } from './web-body.ts'
 
 /** Whether this isolate is workerd (Cloudflare Workers, miniflare, wrangler dev): decided once per isolate. */
@@ -44,10 +45,12 @@ const openWorkerdReader = (body: ReadableStream<Uint8Array>): BodyReader => {
  * Cloudflare Workers (workerd): `c.executionCtx.waitUntil` keeps the work alive. workerd says
  * nothing of a response being sent (`request.signal` fires only with the `enable_request_signal`
  * compatibility flag, which is the app's to set), so the body is watched: a buffered one is sent
- * untouched and its tasks start once it is handed over, a streamed one after its last chunk.
+ * untouched, pumped by workerd itself, and its tasks start once it is handed over; a streamed one
+ * after its last chunk.
  */
 export const workerd: RuntimeAdapter = {
   name: 'workerd',
   hasExecutionCtx: true,
+  onFirstTask: noteResponses,
   whenFinished: (c, res, canWrap, start) => watchWebResponse(c, res, canWrap, start, openWorkerdReader),
 }

@@ -45,7 +45,6 @@ const when: Record<TaskStart, string> = {
   'response-finish': 'once the ServerResponse closes',
   'info-completed': 'once info.completed settles',
   'last-chunk': 'once the body is handed over, or its last chunk read',
-  'body-kind': 'once the body is handed over (buffered, as the Context made it), or its last chunk read',
   'before-reply': 'before the reply',
 }
 

@@ -9,7 +9,7 @@ import type { SuiteRules } from '../behaviour-suite.ts'
 export type LifetimeSource = 'executionCtx' | 'netlify' | 'vercel' | 'in-process' | 'before-response'
 
 /** When the tasks start (what `whenFinished` waits for). */
-export type TaskStart = 'response-finish' | 'info-completed' | 'last-chunk' | 'body-kind' | 'before-reply'
+export type TaskStart = 'response-finish' | 'info-completed' | 'last-chunk' | 'before-reply'
 
 /** One way the suite is run. */
 export interface Run {
@@ -108,7 +108,7 @@ export const runs: readonly Run[] = [
     runtime: 'Bun',
     how: 'over HTTP, `Bun.serve` in `bun`',
     lifetime: 'in-process',
-    start: 'body-kind',
+    start: 'last-chunk',
     suite: 'test/runtimes/bun.test.ts',
     probe: 'test/runtimes/bun.test.ts',
   },
@@ -168,9 +168,7 @@ const START: Record<TaskStart, string> = {
   'response-finish': 'once the `ServerResponse` emits `close` (after `finish`, or when the client is gone)',
   'info-completed': "once `Deno.serve`'s `info.completed` settles (for a buffered body, once Deno has taken it)",
   'last-chunk':
-    'a body that ends within its first 64 KiB (read from a clone): once it is handed over, untouched; any other, passed on chunk by chunk as it is read: once its last chunk is read, or the client is gone',
-  'body-kind':
-    'a body the Context made after the first task: a buffered one untouched, once it is handed over; a streamed one, passed on chunk by chunk as it is read, once its last chunk is read, or the client is gone; any other response as on Workers',
+    'a buffered body (as the Context made it, or one that ends within a 64 KiB peek of a clone): once it is handed over, untouched; a streamed one, passed on chunk by chunk as it is read: once its last chunk is read, or the client is gone',
   'before-reply': 'before the reply',
 }
 

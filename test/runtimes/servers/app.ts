@@ -37,9 +37,7 @@ export const createRuntimeApp = () => {
           ? 'response-finish'
           : runtime.name === 'deno'
             ? 'info-completed'
-            : runtime.name === 'bun'
-              ? 'body-kind'
-              : 'last-chunk'
+            : 'last-chunk'
     return c.json({ lifetime, start } satisfies LifetimeProbe)
   })
   app.get('/_/pending', (c) => c.json(pendingTasks() satisfies PendingProbe[]))
