@@ -145,7 +145,7 @@ export const clientWait = async ({ rounds = envNumber('BENCH_WAIT_ROUNDS', 7), p
             'Diagnostics, measured in the same rounds (ratio to `/none`). `/quick` adds a task that returns at once: the',
             "library's cost without a pending 500 ms timer. The rest do by hand, without the library or a task, what it does to",
             'a response with tasks where there is no Node `outgoing`: `/peek` reads a clone of the body to its end and sends',
-            'the original, as src/finished.ts does to tell a buffered body from a stream (Bun, workerd, edge-runtime);',
+            'the original, as src/runtime/web-body.ts does to tell a buffered body from a stream when the Context did not note it (Bun, workerd, edge-runtime);',
             '`/restream` passes the body through a pull-based ReadableStream, as it does for a streamed body; `/completed`',
             "subscribes to Deno's `info.completed` (Deno). Where a diagnostic ratio is close to the task's, that step is the cost.",
           ].join('\n'),

@@ -1,4 +1,4 @@
-// Diagnostics for issue 9 point 3: TTFB of the 100 MiB pull body through each layer of src/finished.ts
+// Diagnostics for issue 9 point 3: TTFB of the 100 MiB pull body through each layer of src/runtime/web-body.ts
 // (bench/servers/ttfb-diag.mjs), one server per runtime, the routes interleaved request by request as in the
 // streaming section. Prints, per route, the median TTFB over the rounds and its difference from bare.
 //   DIAG_RUNTIMES=bun,workerd,edge-runtime DIAG_ROUTES=bare,bare2,task,wf DIAG_ROUNDS=8 DIAG_N=60 node bench/diag-ttfb.mjs

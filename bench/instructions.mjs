@@ -281,7 +281,7 @@ export const instructions = async ({
       },
     ],
     notes: [
-      'JIT-compiled functions include what V8 inlined into them: `backgroundTasks` (the middleware) carries TaskList and the hand-off, `#pump` the task run. Builtins such as `MapConstructor` are V8 code the library calls (here `c.set`).',
+      'JIT-compiled functions include what V8 inlined into them: `backgroundTasks` (the middleware) carries RequestTasks and the hand-off, `#pump` the task run. Builtins such as `MapConstructor` are V8 code the library calls (here `c.set`).',
     ],
     // The req/s targets of the overhead piece, as instructions: req/s >= r means instructions <= 1/r of the floor's.
     targets: [

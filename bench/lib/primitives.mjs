@@ -61,7 +61,7 @@ const timeAsync = async (fn) => {
   return runs.sort((a, b) => a - b)[2]
 }
 
-/** TaskList's context gate (src/tasks.ts), once per request with tasks: made at the first add(), opened by start(). */
+/** RequestTasks' context gate (src/request-tasks.ts), once per request with tasks: made at the first add(), opened by start(). */
 class Gate {
   #open
   constructor() {

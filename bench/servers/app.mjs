@@ -38,7 +38,7 @@ const passThrough = async (_c, next) => {
 /** Whether this runtime passes an ExecutionContext (workerd, edge-runtime): found at the first /fire. */
 let hasExecutionCtx
 
-/** The body passed through a pull-based ReadableStream, as src/finished.ts does to watch its end. */
+/** The body passed through a pull-based ReadableStream, as src/runtime/web-body.ts does to watch its end. */
 const restream = (body) => {
   const reader = body.getReader()
   return new ReadableStream({
@@ -258,7 +258,7 @@ export const createApp = (variant) => {
         const res = c.json(BODY)
         return new Response(restream(res.body), res)
       })
-      // The clone peek of src/finished.ts by hand: read a clone of the body to its end, send the original.
+      // The clone peek of src/runtime/web-body.ts by hand: read a clone of the body to its end, send the original.
       app.get('/peek', async (c) => {
         const res = c.json(BODY)
         const reader = res.clone().body.getReader()

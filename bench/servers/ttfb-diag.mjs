@@ -1,5 +1,5 @@
 // Diagnostics for issue 9 point 3 (bench/diag-ttfb.mjs): the 100 MiB pull body of the streaming section through
-// each layer of src/finished.ts, one route per layer, so that one server per runtime serves them all.
+// each layer of src/runtime/web-body.ts, one route per layer, so that one server per runtime serves them all.
 import { Hono } from 'hono'
 import { backgroundTasks } from '../../src/index.ts'
 import { detectRuntime } from '../../src/runtime/detect.ts'
@@ -10,7 +10,7 @@ const noop = () => {}
 const large = (c) => c.body(pullStream(CHUNKS), 200, { 'content-type': 'application/octet-stream' })
 const respond = (res, body) => new Response(body, { status: res.status, headers: res.headers })
 
-/** A high-water-mark-0 stream passing `reader`'s chunks on, after `first`, as src/finished.ts does. */
+/** A high-water-mark-0 stream passing `reader`'s chunks on, after `first`, as src/runtime/web-body.ts does. */
 const passOn = (reader, first = []) =>
   new ReadableStream(
     {
@@ -110,7 +110,7 @@ export const createDiagApp = () => {
     res.clone().body.cancel()
     return res
   })
-  // The peek of the current finished.ts for a stream, by hand: p0 reads the original, p1 a clone, p2 adds the timer.
+  // The peek of the current web-body.ts for a stream, by hand: p0 reads the original, p1 a clone, p2 adds the timer.
   app.get('/p0', async (c) => {
     const res = large(c)
     const reader = res.body.getReader()
