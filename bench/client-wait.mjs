@@ -12,10 +12,10 @@ const ROUTES = ['none', 'task', 'none2', 'fire', 'quick', 'peek', 'restream', 'c
 const LIMIT = 1.1
 const WATCH = {
   node: "waits for outgoing 'close'",
-  bun: 'peeks at a clone (<= 64 KiB): a buffered body goes out untouched',
+  bun: 'a body the Context noted buffered goes out untouched',
   deno: 'waits for info.completed',
-  workerd: 'peeks at a clone (<= 64 KiB), waitUntil',
-  'edge-runtime': 'peeks at a clone (<= 64 KiB), waitUntil',
+  workerd: 'a body the Context noted buffered goes out untouched, waitUntil',
+  'edge-runtime': 'a body the Context noted buffered goes out untouched, waitUntil',
 }
 
 export const clientWait = async ({ rounds = envNumber('BENCH_WAIT_ROUNDS', 7), perRound = envNumber('BENCH_WAIT_REQUESTS', 24) } = {}) => {
