@@ -12,7 +12,9 @@ const noted = (res: Response, streamed: boolean): Response => {
 
 type Make = (...args: unknown[]) => Response | Promise<Response>
 
-const isStream = (args: unknown[]): boolean => args[0] instanceof ReadableStream
+// A stream of another realm too (an iframe's, a test runner's): a buffered guess there would start tasks too early.
+const isStream = (args: unknown[]): boolean =>
+  args[0] instanceof ReadableStream || typeof (args[0] as { getReader?: unknown } | null)?.getReader === 'function'
 const never = (): boolean => false
 
 /** Hono's response makers, and how each one's body kind is read from its arguments. */
@@ -33,13 +35,17 @@ const MAKERS = [
  */
 export const noteResponses = (c: Context): void => {
   const context = c as unknown as Record<(typeof MAKERS)[number][0], Make>
-  for (const [name, streams] of MAKERS) {
-    const make = context[name]
-    if (typeof make !== 'function') continue
-    context[name] = (...args) => {
-      const made = make.apply(c, args)
-      return made instanceof Promise ? made.then((res) => noted(res, streams(args))) : noted(made, streams(args))
+  try {
+    for (const [name, streams] of MAKERS) {
+      const make = context[name]
+      if (typeof make !== 'function') continue
+      context[name] = (...args) => {
+        const made = make.apply(c, args)
+        return made instanceof Promise ? made.then((res) => noted(res, streams(args))) : noted(made, streams(args))
+      }
     }
+  } catch {
+    // A Context that cannot be written to (frozen by an app, say): its responses get the peek.
   }
 }
 
