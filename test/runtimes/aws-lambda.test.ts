@@ -121,7 +121,7 @@ describe("AWS Lambda: hono/aws-lambda's adapters themselves", () => {
     delete globals.awslambda
   })
 
-  it("handle(): the Lambda result comes only once the request's tasks have ended (3)", async () => {
+  it("handle(): the Lambda result comes only once the request's tasks have ended [design: Where the lifetime comes from]", async () => {
     const lambda = handle(app)
     const { statusCode, body } = await repliesAfterItsTask(
       (path) => lambda(apiGatewayEvent(path), lambdaContext()) as Promise<APIGatewayProxyResult>,
@@ -129,7 +129,7 @@ describe("AWS Lambda: hono/aws-lambda's adapters themselves", () => {
     expect({ statusCode, body: JSON.parse(body) }).toEqual({ statusCode: 200, body: { ok: true, size: 1 } })
   })
 
-  it("hono/lambda-edge's handle(): the CloudFront result comes only once the tasks have ended (3)", async () => {
+  it("hono/lambda-edge's handle(): the CloudFront result comes only once the tasks have ended [design: Where the lifetime comes from]", async () => {
     const edge = handleEdge(app)
     const result = await repliesAfterItsTask((path) => edge(cloudFrontEvent(path) as never, lambdaContext() as never))
     const { status, body } = result as { status: string; body: string }

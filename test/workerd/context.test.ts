@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { createContextApp } from '../fixtures/context-app.ts'
 
 // workerd with nodejs_compat (test/workerd/wrangler.toml): AsyncLocalStorage follows the task too.
-describe("workerd: tasks run in their request's async context (12)", () => {
+describe("workerd: tasks run in their request's async context [design: Context travels with the work]", () => {
   it("getContext() in a task and in the task it adds gives that request's context, 200 requests at once", async () => {
     const { app, open, seen } = createContextApp()
     const ids = Array.from({ length: 200 }, (_, i) => `req-${i}`)
