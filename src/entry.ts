@@ -10,27 +10,6 @@ import type { AttemptResult, Task, TaskFunction, TaskOptions, TaskTransport } fr
 /** Where an added task is in its life. */
 export type EntryState = 'waiting' | 'running' | 'done' | 'skipped'
 
-/**
- * What makes a task durable, attached by `defineTask()`: how its arguments are checked, where it
- * goes, and how it is sent. The core reaches durable code only through it, so that apps without
- * durable tasks do not carry that code. Not meant to be built by hand.
- */
-export interface Durable {
-  /**
-   * Called by `add()`: throws a TypeError naming the task and the path when the arguments would
-   * not survive JSON; returns them as they will be sent.
-   */
-  readonly checkArgs: (args: readonly unknown[]) => unknown[]
-  /** Sends this task here instead of the middleware's `transport`. */
-  readonly transport?: TaskTransport
-  /** Hands consecutive durable tasks of one request to their transport and reports each; never rejects. */
-  readonly send: (batch: readonly Entry[], transport: TaskTransport, c: Context, options: ResolvedOptions) => Promise<void>
-}
-
-/** A task as `add()` receives it: from `task()`, or from `defineTask()` with what makes it durable. */
-// biome-ignore lint/suspicious/noExplicitAny: see TaskFunction.
-export type AddedTask<Args extends any[] = any[]> = Task<Args> & { readonly durable?: Durable }
-
 /** What an entry is made of; `options`, `durable` and `transport` only for a `task()` or `defineTask()`. */
 export interface EntryInit {
   readonly fn: TaskFunction
@@ -169,3 +148,24 @@ export class Entry {
     this.#state = 'done'
   }
 }
+
+/**
+ * What makes a task durable, attached by `defineTask()`: how its arguments are checked, where it
+ * goes, and how it is sent. The core reaches durable code only through it, so that apps without
+ * durable tasks do not carry that code. Not meant to be built by hand.
+ */
+export interface Durable {
+  /**
+   * Called by `add()`: throws a TypeError naming the task and the path when the arguments would
+   * not survive JSON; returns them as they will be sent.
+   */
+  readonly checkArgs: (args: readonly unknown[]) => unknown[]
+  /** Sends this task here instead of the middleware's `transport`. */
+  readonly transport?: TaskTransport
+  /** Hands consecutive durable tasks of one request to their transport and reports each; never rejects. */
+  readonly send: (batch: readonly Entry[], transport: TaskTransport, c: Context, options: ResolvedOptions) => Promise<void>
+}
+
+/** A task as `add()` receives it: from `task()`, or from `defineTask()` with what makes it durable. */
+// biome-ignore lint/suspicious/noExplicitAny: see TaskFunction.
+export type AddedTask<Args extends any[] = any[]> = Task<Args> & { readonly durable?: Durable }
