@@ -1,14 +1,12 @@
 import { TaskTimeoutError } from './errors.ts'
 import { invoke } from './instrumentation.ts'
+import type { Reported } from './reports.ts'
 import { activeChannel, publishAttempt } from './tracing-channel.ts'
 import type { AttemptResult, TaskChannelMessage, TaskContext, TaskDelivery, TaskFunction, TaskInstrumentation } from './types.ts'
 
-/** What one attempt needs of its task. */
-export interface Runnable {
+/** What one attempt needs of its task: what its reports name, and the function to call. */
+export interface Runnable extends Reported {
   readonly fn: TaskFunction
-  readonly args: readonly unknown[]
-  readonly name: string
-  readonly id: string
 }
 
 /**
