@@ -115,3 +115,18 @@ it('starts the tasks of a body-less response once it is handed over', async () =
   await settled(res)
   expect(events).toEqual(['response', 'task'])
 })
+
+it('through app.request, leaves a Blob body to the peek (the runtime may stream it from a file): a 100 KB one is watched to its last chunk', async () => {
+  const events: string[] = []
+  const app = new Hono<BackgroundTasksEnv>()
+  app.use(backgroundTasks())
+  app.get('/', (c) => {
+    c.var.tasks.add(() => events.push('task'))
+    return c.body(new Blob(['x'.repeat(100_000)]) as unknown as ArrayBuffer)
+  })
+  const res = await app.request('/')
+  await expect(settled(res)).rejects.toThrow('settled: the body of this response has not been read')
+  expect(await res.text()).toBe('x'.repeat(100_000))
+  await settled(res)
+  expect(events).toEqual(['task'])
+})

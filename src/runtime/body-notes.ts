@@ -5,26 +5,36 @@ const STREAMED = Symbol('streamed')
 
 type Noted = Response & { [STREAMED]?: boolean }
 
-const noted = (res: Response, streamed: boolean): Response => {
-  ;(res as Noted)[STREAMED] = streamed
+const noted = (res: Response, streamed: boolean | undefined): Response => {
+  if (streamed !== undefined) (res as Noted)[STREAMED] = streamed
   return res
 }
 
 type Make = (...args: unknown[]) => Response | Promise<Response>
 
-// A stream of another realm too (an iframe's, a test runner's): a buffered guess there would start tasks too early.
-const isStream = (args: unknown[]): boolean =>
-  args[0] instanceof ReadableStream || typeof (args[0] as { getReader?: unknown } | null)?.getReader === 'function'
-const never = (): boolean => false
+/**
+ * The kind of body `c.body(data)` makes: `true` for a stream (of another realm too: a buffered guess
+ * there would start tasks too early), `false` for bytes or a string that the Response holds whole,
+ * `undefined` for anything the runtime may stream on its own (a Blob such as `Bun.file()`, FormData,
+ * an iterable): no note, so the peek decides.
+ */
+const kindOf = (args: unknown[]): boolean | undefined => {
+  const data = args[0]
+  if (data instanceof ReadableStream || typeof (data as { getReader?: unknown } | null)?.getReader === 'function') return true
+  if (data == null || typeof data === 'string' || data instanceof ArrayBuffer || ArrayBuffer.isView(data)) return false
+  return undefined
+}
+const buffered = (): boolean => false
 
 /** Hono's response makers, and how each one's body kind is read from its arguments. */
 const MAKERS = [
-  ['body', isStream],
+  ['body', kindOf],
   // `stream()` and `streamSSE()` go through it.
-  ['newResponse', isStream],
-  ['text', never],
-  ['json', never],
-  ['html', never],
+  ['newResponse', kindOf],
+  // These make a string body, whatever they are given.
+  ['text', buffered],
+  ['json', buffered],
+  ['html', buffered],
 ] as const
 
 /**
