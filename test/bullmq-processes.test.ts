@@ -3,8 +3,8 @@ import { join } from 'node:path'
 import { Queue } from 'bullmq'
 import { build } from 'esbuild'
 import { afterAll, afterEach, beforeAll, expect, it, onTestFailed } from 'vitest'
-import { killAll, type Proc, root, startProcess } from './processes.ts'
-import { describeWithRedis } from './redis.ts'
+import { killAll, type Proc, root, startProcess } from './_support/processes.ts'
+import { describeWithRedis } from './_support/redis.ts'
 
 // Worker processes against a real redis-server: SIGTERM mid-job, within and past closeWorker()'s
 // deadline. The web side and the SIGKILL proof are examples/node-durable's demo (its test).

@@ -7,8 +7,8 @@ import { defineTask } from '../src/durable/index.ts'
 import { type BackgroundTasksEnv, backgroundTasks, type TaskMessage } from '../src/index.ts'
 import { taskTracing } from '../src/otel/index.ts'
 import { settled } from '../src/testing.ts'
-import { recordingProvider, spanNamed } from './otel-helpers.ts'
-import { describeWithRedis } from './redis.ts'
+import { recordingProvider, spanNamed } from './_support/otel-helpers.ts'
+import { describeWithRedis } from './_support/redis.ts'
 
 // Durable tasks on BullMQ, traced: the job's data carries the send's trace context, and the
 // worker's CONSUMER span links to the PRODUCER span.

@@ -5,10 +5,10 @@ import { bullmqQueue, bullmqWorker, closeWorker, type DeadLetter, retryDeadLette
 import { defineTask } from '../src/durable/index.ts'
 import { type BackgroundTasksEnv, backgroundTasks, type TaskContext, type TaskEndInfo, type TaskMessage } from '../src/index.ts'
 import { settled } from '../src/testing.ts'
-import { deferred } from './helpers.ts'
-import { describeWithRedis } from './redis.ts'
+import { deferred } from './_support/helpers.ts'
+import { describeWithRedis } from './_support/redis.ts'
 
-// BullMQ against a real redis-server (test/redis.ts). The worker runs in this process here; the
+// BullMQ against a real redis-server (test/_support/redis.ts). The worker runs in this process here; the
 // web and worker processes, SIGKILL and SIGTERM are in test/bullmq-processes.test.ts.
 
 let queueNumber = 0

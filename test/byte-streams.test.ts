@@ -2,7 +2,7 @@ import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
 import { type BackgroundTasksEnv, backgroundTasks } from '../src/index.ts'
 import { settled } from '../src/testing.ts'
-import { byteSource, readChunks } from './helpers.ts'
+import { byteSource, readChunks } from './_support/helpers.ts'
 
 const appWith = (count: number, size: number, ran: string[]) => {
   const app = new Hono<BackgroundTasksEnv>()

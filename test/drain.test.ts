@@ -1,7 +1,7 @@
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
 import { type BackgroundTasksEnv, backgroundTasks, DrainTimeoutError, drainTasks, pendingTasks } from '../src/index.ts'
-import { deferred } from './helpers.ts'
+import { deferred } from './_support/helpers.ts'
 
 describe('draining the in-process runner [design: Visibility]', () => {
   it('waits for every pending task, including requests still in flight, and names what finished', async () => {

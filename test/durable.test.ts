@@ -15,7 +15,7 @@ import {
   type TaskTransport,
 } from '../src/index.ts'
 import { settled } from '../src/testing.ts'
-import { deferred, recordingExecutionContext } from './helpers.ts'
+import { deferred, recordingExecutionContext } from './_support/helpers.ts'
 
 /** A transport that records each send in `events`, held at `gate` when one is given. */
 const recordingTransport = (events: string[], gate?: Promise<void>) => {

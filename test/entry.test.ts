@@ -2,7 +2,7 @@ import { type Context, Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
 import { Entry } from '../src/entry.ts'
 import { resolveOptions } from '../src/options.ts'
-import { deferred } from './helpers.ts'
+import { deferred } from './_support/helpers.ts'
 
 /** A Context to run entries with: the one a real request gets. */
 const contextOf = async (): Promise<Context> => {

@@ -3,7 +3,7 @@
  * whose tasks run at the same time; after each, the test checks that the fault was reported by name
  * (never dropped silently), that the tasks after it ran, that nothing leaked into the bystander
  * (its events, its context), and that the process saw no unhandled rejection and no uncaught
- * exception. Single faults are also covered where they were first pinned down: test/behaviour-suite.ts
+ * exception. Single faults are also covered where they were first pinned down: test/_support/behaviour-suite.ts
  * (failures, timeout, retries, handler throws, client gone mid-stream, maxTasks, late add),
  * test/hooks.test.ts (hooks that throw) and test/drain.test.ts (the drain's deadline).
  */
@@ -15,7 +15,7 @@ import { type Context, Hono } from 'hono'
 import { stream } from 'hono/streaming'
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { type BackgroundTasksEnv, type BackgroundTasksOptions, backgroundTasks, drainTasks, task } from '../src/index.ts'
-import { deferred } from './helpers.ts'
+import { deferred } from './_support/helpers.ts'
 
 const events = new Map<string, string[]>()
 const eventsOf = (run: string): string[] => events.get(run) ?? []

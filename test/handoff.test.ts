@@ -1,7 +1,7 @@
 import { type Context, Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
 import { type BackgroundTasksEnv, backgroundTasks, pendingTasks } from '../src/index.ts'
-import { deferred, recordingExecutionContext } from './helpers.ts'
+import { deferred, recordingExecutionContext } from './_support/helpers.ts'
 
 const appWith = (handler: (c: Context<BackgroundTasksEnv>) => Response) => {
   const app = new Hono<BackgroundTasksEnv>()

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { type TaskEndInfo, task } from '../src/index.ts'
-import { runWithTasks as run } from './helpers.ts'
+import { runWithTasks as run } from './_support/helpers.ts'
 
 describe('visibility: hooks and logs [design: Visibility]', () => {
   it('reports each attempt to onTaskStart and onTaskEnd with name, attempt, duration and outcome', async () => {

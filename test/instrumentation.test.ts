@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { defineTask, parseTaskMessage } from '../src/durable/index.ts'
 import { type AttemptResult, backgroundTasks, type TaskInstrumentation, type TaskMessage, type TaskTransport } from '../src/index.ts'
-import { runQuietly as run } from './helpers.ts'
+import { runQuietly as run } from './_support/helpers.ts'
 
 // The generic hook that the otel subpath is built on: capture() at add(), attempt() around each
 // attempt, send() around each hand-over to a transport. User code in it can never stop a task.

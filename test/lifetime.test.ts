@@ -2,7 +2,7 @@ import { Hono } from 'hono'
 import { afterEach, describe, expect, it } from 'vitest'
 import { type BackgroundTasksEnv, backgroundTasks, pendingTasks } from '../src/index.ts'
 import { settled } from '../src/testing.ts'
-import { deferred, recordingExecutionContext } from './helpers.ts'
+import { deferred, recordingExecutionContext } from './_support/helpers.ts'
 
 const vercelKey = Symbol.for('@vercel/request-context')
 const globals = globalThis as Record<symbol, unknown>

@@ -8,7 +8,7 @@ import autocannon from 'autocannon'
 import { build } from 'esbuild'
 import { convertV4MiniflareOptions, Miniflare } from 'miniflare'
 import { afterAll, describe, expect, it } from 'vitest'
-import { root } from './processes.ts'
+import { root } from './_support/processes.ts'
 
 const REQUESTS = 5_000
 const CONCURRENCY = 50

@@ -7,7 +7,7 @@
  */
 import autocannon from 'autocannon'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { bundleFixture, killAll, type Proc, portOf, startProcess } from './processes.ts'
+import { bundleFixture, killAll, type Proc, portOf, startProcess } from './_support/processes.ts'
 
 const WARMUP = 2_000
 const REQUESTS = 20_000

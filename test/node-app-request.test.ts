@@ -1,5 +1,5 @@
 import { describe } from 'vitest'
-import { behaviourSuite } from './behaviour-suite.ts'
+import { behaviourSuite } from './_support/behaviour-suite.ts'
 import { createScenarioApp } from './fixtures/scenario-app.ts'
 
 describe('Node, app.request (in-process runner)', () => {

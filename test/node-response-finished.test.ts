@@ -4,7 +4,7 @@ import { Hono } from 'hono'
 import { expect, it } from 'vitest'
 import { type BackgroundTasksEnv, backgroundTasks } from '../src/index.ts'
 import { settled } from '../src/testing.ts'
-import { deferred } from './helpers.ts'
+import { deferred } from './_support/helpers.ts'
 
 it('on @hono/node-server, starts a task only once the ServerResponse has finished', async () => {
   const seen = deferred<boolean>()

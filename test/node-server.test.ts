@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
 import { afterAll, beforeAll, describe } from 'vitest'
-import { behaviourSuite } from './behaviour-suite.ts'
+import { behaviourSuite } from './_support/behaviour-suite.ts'
 import { createScenarioApp } from './fixtures/scenario-app.ts'
 
 describe('Node, @hono/node-server on a real socket', () => {

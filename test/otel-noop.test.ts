@@ -7,7 +7,7 @@ import { queueConsumer } from '../src/cloudflare/index.ts'
 import { defineTask } from '../src/durable/index.ts'
 import { type BackgroundTasksEnv, backgroundTasks, type TaskMessage, type TaskTransport } from '../src/index.ts'
 import { taskTracing } from '../src/otel/index.ts'
-import { deferred } from './helpers.ts'
+import { deferred } from './_support/helpers.ts'
 
 // No tracer provider, no context manager, no subscriber on the tracing channel: taskTracing() is
 // installed the way the README says, and nothing changes but nothing breaks either.

@@ -11,8 +11,8 @@ import { defineTask, parseTaskMessage } from '../src/durable/index.ts'
 import { type BackgroundTasksEnv, drainTasks, type TaskContext, type TaskMessage, type TaskTransport, task } from '../src/index.ts'
 import { backgroundTasks } from '../src/middleware.ts'
 import { TASK_ATTRIBUTES, taskTracing } from '../src/otel/index.ts'
-import { deferred } from './helpers.ts'
-import { recordingProvider, spanNamed } from './otel-helpers.ts'
+import { deferred } from './_support/helpers.ts'
+import { recordingProvider, spanNamed } from './_support/otel-helpers.ts'
 
 // @hono/otel as the request's instrumentation on a real @hono/node-server socket, the SDK's
 // InMemorySpanExporter behind the global tracer provider, AsyncLocalStorage as the context manager.

@@ -6,9 +6,9 @@
 import type { AddressInfo } from 'node:net'
 import { serve } from '@hono/node-server'
 import { afterAll, beforeAll, describe } from 'vitest'
+import { passThroughSuite } from './_support/pass-through-suite.ts'
+import { stallingClient } from './_support/stalling-client.ts'
 import { createScenarioApp } from './fixtures/scenario-app.ts'
-import { passThroughSuite } from './pass-through-suite.ts'
-import { stallingClient } from './stalling-client.ts'
 
 const app = createScenarioApp()
 const inProcess = () => ({ fetch: async (path: string, init?: RequestInit) => app.request(path, init) })

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { type BackgroundTasksEnv, backgroundTasks, drainTasks, pendingTasks } from '../src/index.ts'
 import { Registry } from '../src/registry.ts'
 import { settled } from '../src/testing.ts'
-import { deferred } from './helpers.ts'
+import { deferred } from './_support/helpers.ts'
 
 describe('the in-process registry [design: Visibility]', () => {
   it('lists requests oldest first, and forgets each once its work is done, in whatever order they finish', async () => {

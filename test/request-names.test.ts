@@ -2,7 +2,7 @@ import { Hono } from 'hono'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { type BackgroundTasksEnv, type BackgroundTasksOptions, backgroundTasks, pendingTasks } from '../src/index.ts'
 import { settled } from '../src/testing.ts'
-import { deferred } from './helpers.ts'
+import { deferred } from './_support/helpers.ts'
 
 // Paths carry secrets (`/invite/<token>`): log lines, error messages and pendingTasks() name the
 // route pattern instead, or whatever `describeRequest` returns. Arguments are never printed.

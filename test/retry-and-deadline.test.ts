@@ -11,7 +11,7 @@ import {
   retriesLeft,
   retryDelayFor,
 } from '../src/retry.ts'
-import { deferred } from './helpers.ts'
+import { deferred } from './_support/helpers.ts'
 
 describe('retry.ts: every retry default and delay rule', () => {
   it('the three defaults double from their first delay up to their cap', () => {

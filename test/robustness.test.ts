@@ -2,7 +2,7 @@ import { Hono } from 'hono'
 import { describe, expect, it, vi } from 'vitest'
 import { type BackgroundTasksEnv, backgroundTasks, pendingTasks, task } from '../src/index.ts'
 import { settled } from '../src/testing.ts'
-import { deferred, recordingExecutionContext } from './helpers.ts'
+import { deferred, recordingExecutionContext } from './_support/helpers.ts'
 
 describe('a handler that threw [design: Handler failure]', () => {
   it('never starts a task it left out, even when a task is added while the skips are reported', async () => {

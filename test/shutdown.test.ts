@@ -10,8 +10,8 @@ import { Hono } from 'hono'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { type BackgroundTasksEnv, backgroundTasks } from '../src/index.ts'
 import { gracefulShutdown } from '../src/shutdown/index.ts'
-import { deferred } from './helpers.ts'
-import { bundleFixture, killAll, portOf, type Runtime, startProcess, summaryOf } from './processes.ts'
+import { deferred } from './_support/helpers.ts'
+import { bundleFixture, killAll, portOf, type Runtime, startProcess, summaryOf } from './_support/processes.ts'
 
 interface Summary {
   handled: Record<string, number>

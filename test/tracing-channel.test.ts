@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest'
 import { queueConsumer } from '../src/cloudflare/index.ts'
 import { defineTask } from '../src/durable/index.ts'
 import { TASK_CHANNEL, type TaskChannelMessage, task } from '../src/index.ts'
-import { deferred, runQuietly as run } from './helpers.ts'
+import { deferred, runQuietly as run } from './_support/helpers.ts'
 
 // Each attempt is published on the `hono-background-tasks.task` tracing channel, found through
 // process.getBuiltinModule, with Node's traceSync / tracePromise order of events.

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { cloudflareQueue } from '../../src/cloudflare/index.ts'
 import { type BackgroundTasksEnv, backgroundTasks, type TaskMessage } from '../../src/index.ts'
 import { TASK_ATTRIBUTES, taskTracing } from '../../src/otel/index.ts'
-import { recordingProvider, spanNamed } from '../otel-helpers.ts'
+import { recordingProvider, spanNamed } from '../_support/otel-helpers.ts'
 import { consumerTracing, type Env, record, runs } from './worker.ts'
 
 // Through a real local Cloudflare Queue: the send is a PRODUCER span, the message carries its

@@ -3,7 +3,7 @@
  * matrix says: through the probes of servers/app.ts, and by where a pending task is held.
  */
 import { expect, it } from 'vitest'
-import type { Target } from '../behaviour-suite.ts'
+import type { Target } from '../_support/behaviour-suite.ts'
 import type { LifetimeSource, Run, TaskStart } from './matrix.ts'
 import type { LifetimeProbe, PendingProbe } from './servers/app.ts'
 

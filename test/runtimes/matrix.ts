@@ -3,7 +3,7 @@
  * here (`runtimeRun(id)`), the lifetime probes check its `lifetime` and `start`, and
  * support-table.test.ts checks that the runtime support table in docs/behaviour.md is `supportTable()`.
  */
-import type { SuiteRules } from '../behaviour-suite.ts'
+import type { SuiteRules } from '../_support/behaviour-suite.ts'
 
 /** Where the library finds the request's lifetime (what `findLifetime` answers, by source). */
 export type LifetimeSource = 'executionCtx' | 'netlify' | 'vercel' | 'in-process' | 'before-response'

@@ -4,10 +4,10 @@ import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
 import { type BackgroundTasksEnv, backgroundTasks, pendingTasks } from '../../src/index.ts'
 import { settled } from '../../src/testing.ts'
-import { behaviourSuite } from '../behaviour-suite.ts'
+import { behaviourSuite } from '../_support/behaviour-suite.ts'
+import { byteSource, deferred, readChunks } from '../_support/helpers.ts'
+import { passThroughSuite } from '../_support/pass-through-suite.ts'
 import { createScenarioApp } from '../fixtures/scenario-app.ts'
-import { byteSource, deferred, readChunks } from '../helpers.ts'
-import { passThroughSuite } from '../pass-through-suite.ts'
 
 describe('workerd: hand-off to the real ExecutionContext', () => {
   it('answers while the task is pending, and waitOnExecutionContext waits for the task', async () => {

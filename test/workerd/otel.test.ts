@@ -6,7 +6,7 @@ import { Hono } from 'hono'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type BackgroundTasksEnv, backgroundTasks, type TaskContext } from '../../src/index.ts'
 import { TASK_ATTRIBUTES, taskTracing } from '../../src/otel/index.ts'
-import { recordingProvider, spanNamed } from '../otel-helpers.ts'
+import { recordingProvider, spanNamed } from '../_support/otel-helpers.ts'
 
 // Inside workerd (nodejs_compat): @hono/otel for the request, AsyncLocalStorage as the context
 // manager, the work handed to the real ExecutionContext's waitUntil.

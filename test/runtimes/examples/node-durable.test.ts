@@ -2,8 +2,8 @@ import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { promisify } from 'node:util'
 import { expect, it } from 'vitest'
-import { root } from '../../processes.ts'
-import { describeWithRedis } from '../../redis.ts'
+import { root } from '../../_support/processes.ts'
+import { describeWithRedis } from '../../_support/redis.ts'
 
 // The demo starts its own throwaway redis-server, the web process, kills it with SIGKILL right
 // after its 201, then starts a worker process that sends the email.

@@ -1,6 +1,6 @@
 import { Hono } from 'hono'
-import { type BackgroundTasksEnv, type BackgroundTasksOptions, backgroundTasks } from '../src/index.ts'
-import { settled } from '../src/testing.ts'
+import { type BackgroundTasksEnv, type BackgroundTasksOptions, backgroundTasks } from '../../src/index.ts'
+import { settled } from '../../src/testing.ts'
 
 /** A promise with its resolve function outside, to hold a task or a handler at a known point. */
 export const deferred = <T = void>() => {

@@ -6,7 +6,7 @@
  * or it never ends; and its task still runs once the client has gone.
  */
 import { describe, expect, it } from 'vitest'
-import { CHUNK, type PassThroughState, SMALL_ROUTES } from './fixtures/pass-through-routes.ts'
+import { CHUNK, type PassThroughState, SMALL_ROUTES } from '../fixtures/pass-through-routes.ts'
 
 /** How the suite reaches a server that serves `createScenarioApp()`. */
 export interface PassThroughTarget {
@@ -24,7 +24,7 @@ export interface PassThroughRules {
    */
   inProcess?: boolean
   /**
-   * Over HTTP: a raw-socket client (test/stalling-client.ts) that sends `GET path`, reads `bytes`
+   * Over HTTP: a raw-socket client (test/_support/stalling-client.ts) that sends `GET path`, reads `bytes`
    * of the reply and then stops reading, as a client on a slow link would.
    */
   stallingClient?: (origin: string, path: string, bytes: number) => Promise<{ destroy(): void }>
