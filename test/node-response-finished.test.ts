@@ -1,10 +1,22 @@
 import type { AddressInfo } from 'node:net'
 import { type HttpBindings, serve } from '@hono/node-server'
-import { Hono } from 'hono'
+import { type Context, Hono } from 'hono'
 import { expect, it } from 'vitest'
 import { type BackgroundTasksEnv, backgroundTasks } from '../src/index.ts'
 import { settled } from '../src/testing.ts'
 import { deferred } from './_support/helpers.ts'
+
+/** An app whose one route adds a task (recorded in `events`) and answers with `respond(c)`. */
+const appWithTask = (respond: (c: Context<BackgroundTasksEnv>) => Response | Promise<Response>) => {
+  const events: string[] = []
+  const app = new Hono<BackgroundTasksEnv>()
+  app.use(backgroundTasks())
+  app.get('/', (c) => {
+    c.var.tasks.add(() => events.push('task'))
+    return respond(c)
+  })
+  return { app, events }
+}
 
 it('on @hono/node-server, starts a task only once the ServerResponse has finished', async () => {
   const seen = deferred<boolean>()
@@ -26,13 +38,7 @@ it('on @hono/node-server, starts a task only once the ServerResponse has finishe
 })
 
 it('through app.request, starts the task of a buffered body once the response is handed over, keeping the body', async () => {
-  const events: string[] = []
-  const app = new Hono<BackgroundTasksEnv>()
-  app.use(backgroundTasks())
-  app.get('/', (c) => {
-    c.var.tasks.add(() => events.push('task'))
-    return c.json({ hello: 'world', bytes: 'x'.repeat(60_000) })
-  })
+  const { app, events } = appWithTask((c) => c.json({ hello: 'world', bytes: 'x'.repeat(60_000) }))
   const res = await app.request('/')
   expect(events).toEqual([])
   expect(res.headers.get('content-type')).toBe('application/json')
@@ -42,13 +48,7 @@ it('through app.request, starts the task of a buffered body once the response is
 })
 
 it('through app.request, sends a buffered body over 64 KiB untouched when the Context made it: its task starts once it is handed over', async () => {
-  const events: string[] = []
-  const app = new Hono<BackgroundTasksEnv>()
-  app.use(backgroundTasks())
-  app.get('/', (c) => {
-    c.var.tasks.add(() => events.push('task'))
-    return c.json({ hello: 'world', bytes: 'x'.repeat(100_000) })
-  })
+  const { app, events } = appWithTask((c) => c.json({ hello: 'world', bytes: 'x'.repeat(100_000) }))
   const res = await app.request('/')
   // Not watched: settled() does not ask for the body to be read first.
   await settled(res)
@@ -57,13 +57,9 @@ it('through app.request, sends a buffered body over 64 KiB untouched when the Co
 })
 
 it('through app.request, passes a buffered body over 64 KiB that the Context did not make on as a stream, its task after the last chunk', async () => {
-  const events: string[] = []
-  const app = new Hono<BackgroundTasksEnv>()
-  app.use(backgroundTasks())
-  app.get('/', (c) => {
-    c.var.tasks.add(() => events.push('task'))
-    return new Response(JSON.stringify({ hello: 'world', bytes: 'x'.repeat(100_000) }), { headers: { 'content-type': 'application/json' } })
-  })
+  const { app, events } = appWithTask(
+    () => new Response(JSON.stringify({ hello: 'world', bytes: 'x'.repeat(100_000) }), { headers: { 'content-type': 'application/json' } }),
+  )
   const res = await app.request('/')
   await expect(settled(res)).rejects.toThrow('settled: the body of this response has not been read')
   expect(await res.json()).toEqual({ hello: 'world', bytes: 'x'.repeat(100_000) })
@@ -117,13 +113,7 @@ it('starts the tasks of a body-less response once it is handed over', async () =
 })
 
 it('through app.request, leaves a Blob body to the peek (the runtime may stream it from a file): a 100 KB one is watched to its last chunk', async () => {
-  const events: string[] = []
-  const app = new Hono<BackgroundTasksEnv>()
-  app.use(backgroundTasks())
-  app.get('/', (c) => {
-    c.var.tasks.add(() => events.push('task'))
-    return c.body(new Blob(['x'.repeat(100_000)]) as unknown as ArrayBuffer)
-  })
+  const { app, events } = appWithTask((c) => c.body(new Blob(['x'.repeat(100_000)]) as unknown as ArrayBuffer))
   const res = await app.request('/')
   await expect(settled(res)).rejects.toThrow('settled: the body of this response has not been read')
   expect(await res.text()).toBe('x'.repeat(100_000))

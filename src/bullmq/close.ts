@@ -107,8 +107,8 @@ export class WorkerJobs {
 
 const workers = new WeakMap<object, WorkerJobs>()
 
-/** Makes the job record of a worker that `bullmqWorker()` makes, for `closeWorker()` to find. */
-export const jobsOf = (worker: Worker, jobs: WorkerJobs): void => {
+/** Records the jobs of a worker that `bullmqWorker()` made, for `closeWorker()` to find. */
+export const trackJobs = (worker: Worker, jobs: WorkerJobs): void => {
   workers.set(worker, jobs)
 }
 

@@ -12,7 +12,7 @@ import {
   checkTimeout,
   describeValue,
 } from '../validate.ts'
-import { ABANDONED, jobsOf, WorkerJobs } from './close.ts'
+import { ABANDONED, trackJobs, WorkerJobs } from './close.ts'
 import { type DeadLetterReason, deadLetterOf } from './dead-letter.ts'
 import { BACKOFF_TYPE } from './transport.ts'
 
@@ -248,6 +248,6 @@ export const bullmqWorker = <Env = unknown>(options: BullmqWorkerOptions<Env>): 
       }
     })().catch((error: unknown) => console.error(`[background-tasks] could not check stalled job ${jobId}:`, error))
   })
-  jobsOf(worker, jobs)
+  trackJobs(worker, jobs)
   return worker
 }

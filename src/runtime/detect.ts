@@ -24,12 +24,12 @@ const BEFORE_RESPONSE: Lifetime = { kind: 'before-response' }
 /**
  * Where this request's lifetime comes from, first match wins (docs/design.md, "Where the lifetime
  * comes from"): the `waitUntil` option, the platform's own `waitUntil`, AWS Lambda (tasks before
- * the reply), else the in-process runner.
+ * the reply), else the in-process runner. `runtime` is what `detectRuntime()` found for the request.
  */
 export const findLifetime = (
   c: Context,
   override: ((promise: Promise<void>, c: Context) => void) | undefined,
-  runtime: RuntimeAdapter = detectRuntime(c.env),
+  runtime: RuntimeAdapter,
 ): Lifetime => {
   if (override) return { kind: 'waitUntil', source: 'option', waitUntil: (promise) => override(promise, c) }
   const platform = platformWaitUntil(c, runtime.hasExecutionCtx)

@@ -33,7 +33,7 @@ export const defaultReader: OpenReader = (body) => body.getReader()
  * read before anything else: @hono/node-server's Response, once it has replaced the global one,
  * fills in a default Content-Type when its headers are first read, and another one once it is cloned.
  */
-export const initOf = (res: Response, headers: Headers): ResponseInit => {
+const initOf = (res: Response, headers: Headers): ResponseInit => {
   const init: ResponseInit & { cf?: unknown } = { status: res.status, statusText: res.statusText, headers }
   // workerd: the metadata a fetch() result carries.
   const { cf } = res as { cf?: unknown }
@@ -42,7 +42,7 @@ export const initOf = (res: Response, headers: Headers): ResponseInit => {
 }
 
 /** Whether a response has a body that will be sent, and so could be watched: not a HEAD, a 204 or a WebSocket upgrade. */
-export const sendsBody = (c: Context, res: Response): boolean =>
+const sendsBody = (c: Context, res: Response): boolean =>
   c.req.method !== 'HEAD' && !NO_BODY.has(res.status) && !(res as { webSocket?: unknown }).webSocket
 
 /**
@@ -50,7 +50,7 @@ export const sendsBody = (c: Context, res: Response): boolean =>
  * nothing ahead), after the chunks already read (`peeked`, at most `PEEK_LIMIT` bytes), and calls
  * `start` once its last chunk was read, it errored, or its consumer cancelled it.
  */
-export const watchStream = (init: ResponseInit, reader: BodyReader, peeked: readonly Uint8Array[], start: () => void): Response => {
+const watchStream = (init: ResponseInit, reader: BodyReader, peeked: readonly Uint8Array[], start: () => void): Response => {
   // A turn later, so that the runtime has written the last chunk out before the tasks start.
   const done = () => setTimeout(start, 0)
   let next = 0
