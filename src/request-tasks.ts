@@ -107,8 +107,8 @@ export class RequestTasks implements BackgroundTasks, TrackedWork, Work {
         transport,
         origin: instrumentation && captureOrigin(instrumentation),
       })
-      // The transport may refuse the message it would send (over its queue's size limit, say).
-      transport?.check?.({ task: entry.name, args: checked, id: entry.id, enqueuedAt: Date.now() })
+      // The transport may refuse the message it would send (over its queue's size limit, say), or the task's options.
+      transport?.check?.({ task: entry.name, args: checked, id: entry.id, enqueuedAt: Date.now() }, fn.options)
     }
     if (this.#entries === NONE) this.#entries = [entry]
     else this.#entries.push(entry)

@@ -98,10 +98,10 @@ export interface TaskTransport {
   send(messages: readonly TaskMessage[], c: Context, options?: readonly Readonly<TaskOptions>[]): Promise<void | readonly TaskSendResult[]>
   /**
    * Called by `add()` with the message a durable task will become (its real id; `enqueuedAt` of
-   * the same length as the real one). Throws to refuse the task at the call site, such as a
-   * message over the queue's size limit.
+   * the same length as the real one) and the task's own options. Throws to refuse the task at the
+   * call site, such as a message over the queue's size limit or retries the queue cannot give.
    */
-  check?(message: TaskMessage): void
+  check?(message: TaskMessage, options: Readonly<TaskOptions>): void
   /**
    * Send during the hand-off, before the middleware returns the response, instead of after it:
    * a client that has its response knows its durable tasks are queued, and a process killed right

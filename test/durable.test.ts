@@ -322,6 +322,36 @@ describe('the transport contract: per-message results, checks at add(), sends be
     ])
   })
 
+  it("gives the check the task's own options, so that a transport can refuse retries its queue cannot give", async () => {
+    const seen: unknown[] = []
+    const transport: TaskTransport = {
+      check(message, options) {
+        seen.push([message.task, options])
+        if ((options.retries ?? 0) > 5) throw new RangeError(`tasks.add: "${message.task}" asks for ${options.retries} retries`)
+      },
+      send: async () => {},
+    }
+    const patient = defineTask('patient', (n: number) => void n, { retries: 2, retryDelay: 50 })
+    const greedy = defineTask('greedy', (n: number) => void n, { retries: 9 })
+    let thrown: unknown
+    const app = serve({ transport }, (c) => {
+      c.var.tasks.add(patient, 1)
+      try {
+        c.var.tasks.add(greedy, 2)
+      } catch (error) {
+        thrown = error
+      }
+      return c.json({ size: c.var.tasks.size })
+    })
+    const { body } = await call(app)
+    expect(JSON.parse(body)).toEqual({ size: 1 })
+    expect(thrown).toEqual(new RangeError('tasks.add: "greedy" asks for 9 retries'))
+    expect(seen).toEqual([
+      ['patient', { name: 'patient', retries: 2, retryDelay: 50 }],
+      ['greedy', { name: 'greedy', retries: 9 }],
+    ])
+  })
+
   it('sends before the response when the transport asks for it: the response waits for the queue', async () => {
     const events: string[] = []
     const gate = deferred()

@@ -1,0 +1,1 @@
+export type { TaskMessage, TaskSendResult, TaskTransport } from '../types.ts'
