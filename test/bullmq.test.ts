@@ -227,6 +227,40 @@ describeWithRedis('BullMQ transport and worker against a real Redis', (redis) =>
     expect(ran.sort()).toEqual(['other-id other', 'same-id once', 'sentinel sentinel'])
   })
 
+  it('sends the jobs of concurrent requests in one addBulk while another is in flight', async () => {
+    const { queue } = setup()
+    const record = defineTask('record', (label: string) => void label)
+    const bulks: string[][] = []
+    const held = deferred()
+    // The real queue, with the first addBulk held back until the other two requests have added theirs.
+    const watched = {
+      name: queue.name,
+      add: queue.add.bind(queue),
+      addBulk: async (jobs: { name: string; data: TaskMessage }[]) => {
+        bulks.push(jobs.map((job) => String(job.data.args[0])))
+        if (bulks.length === 1) await held.promise
+        return queue.addBulk(jobs)
+      },
+    }
+    const app = new Hono<BackgroundTasksEnv>()
+    app.use(backgroundTasks({ transport: bullmqQueue(watched) }))
+    app.post('/:label', (c) => {
+      c.var.tasks.add(record, `${c.req.param('label')}1`)
+      c.var.tasks.add(record, `${c.req.param('label')}2`)
+      return c.text('ok')
+    })
+    const first = app.request('/a', { method: 'POST' })
+    await vi.waitFor(() => expect(bulks).toHaveLength(1))
+    const others = [app.request('/b', { method: 'POST' }), app.request('/c', { method: 'POST' })]
+    held.resolve()
+    for (const res of await Promise.all([first, ...others])) expect(res.status).toBe(200)
+    expect(bulks).toEqual([
+      ['a1', 'a2'],
+      ['b1', 'b2', 'c1', 'c2'],
+    ])
+    expect((await queue.getJobs(['waiting'])).map((job) => job.data.args[0]).sort()).toEqual(['a1', 'a2', 'b1', 'b2', 'c1', 'c2'])
+  })
+
   it('reports each job of a send on its own: one refused, the others sent', async () => {
     const { queue } = setup()
     const ends: string[] = []

@@ -1,4 +1,5 @@
 import type { JobsOptions } from 'bullmq'
+import { GroupCommit } from '../durable/group-commit.ts'
 import { attemptsFor } from '../retry.ts'
 import type { TaskMessage, TaskOptions, TaskTransport } from '../types.ts'
 import { checkOptionsObject, describeValue } from '../validate.ts'
@@ -10,7 +11,12 @@ export const BACKOFF_TYPE = 'hono-background-tasks'
 export interface JobQueue {
   readonly name: string
   add(name: string, data: TaskMessage, opts?: JobsOptions): Promise<unknown>
+  /** Used when present (a BullMQ `Queue` has it): the jobs of concurrent requests go in one round trip. */
+  addBulk?(jobs: { name: string; data: TaskMessage; opts?: JobsOptions }[]): Promise<unknown>
 }
+
+/** The most jobs one `addBulk` takes from concurrent requests. */
+const BULK_LIMIT = 1000
 
 /** Options of `bullmqQueue()`. */
 export interface BullmqQueueOptions {
@@ -43,7 +49,9 @@ export const jobOptionsFor = (message: TaskMessage, options: Readonly<TaskOption
  * Sends durable tasks to BullMQ: one job per task on the `Queue` given, named after the task, with
  * the task message `{ task, args, id, enqueuedAt }` as its data and the task's id as its `jobId`.
  * A task's own `retries` become the job's `attempts`, and its `retryDelay` the backoff that
- * `bullmqWorker()` computes. Each job's outcome is reported on its own. For Node and Bun.
+ * `bullmqWorker()` computes. The jobs of concurrent requests share one `addBulk` round trip: one
+ * goes out at once when none is in flight, and those that arrive meanwhile go together in the
+ * next. For Node and Bun.
  * @example
  * import { Queue } from 'bullmq'
  * import { bullmqQueue } from 'hono-background-tasks/bullmq'
@@ -71,13 +79,18 @@ export const bullmqQueue = (queue: JobQueue, options: BullmqQueueOptions = {}): 
   if (typeof beforeResponse !== 'boolean') {
     throw new TypeError(`${api}: expected \`beforeResponse\` to be a boolean, got ${describeValue(beforeResponse)}`)
   }
+  const bulk = typeof queue.addBulk === 'function' ? new GroupCommit(queue.addBulk.bind(queue), BULK_LIMIT) : undefined
   return {
     system: 'bullmq',
     destination: queue.name,
     beforeResponse,
-    send: (messages, _c, taskOptions) =>
-      Promise.allSettled(
-        messages.map((message, i) => queue.add(message.task, message, jobOptionsFor(message, taskOptions?.[i], jobOptions))),
-      ),
+    send: (messages, _c, taskOptions) => {
+      const jobs = messages.map((message, i) => ({
+        name: message.task,
+        data: message,
+        opts: jobOptionsFor(message, taskOptions?.[i], jobOptions),
+      }))
+      return bulk ? bulk.send(jobs) : Promise.allSettled(jobs.map((job) => queue.add(job.name, job.data, job.opts)))
+    },
   }
 }
