@@ -3,6 +3,7 @@
 import path from 'node:path'
 import { bullmq } from './bullmq.mjs'
 import { clientWait } from './client-wait.mjs'
+import { engines } from './engines.mjs'
 import { instructions } from './instructions.mjs'
 import { killAll } from './lib/proc.mjs'
 import { printSection, table, verdict, writeResults } from './lib/report.mjs'
@@ -24,6 +25,7 @@ const PIECES = {
   streaming,
   'slow-clients': slowClients,
   bullmq,
+  engines,
   instructions,
 }
 

@@ -19,6 +19,7 @@ const ORDER = [
   'streaming',
   'slow-clients',
   'bullmq',
+  'engines',
   'instructions',
   'analysis',
 ]
