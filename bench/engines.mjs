@@ -70,28 +70,40 @@ const ENGINES = {
 /** Runs one engine's variants side by side in rotating rounds; returns its section's rows and targets. */
 const measureEngine = async (id, engine, { rounds, duration, connections, generator }) => {
   const store = await engine.start()
-  const servers = {}
+  const ids = engine.variants.map(([variant]) => variant)
+  let servers = {}
   try {
-    for (const [variant, , serverVariant] of engine.variants) servers[variant] = await store.serve(serverVariant)
-    const ids = engine.variants.map(([variant]) => variant)
-    for (const variant of ids) await generator.run({ url: `${servers[variant].url}/`, connections, duration: 2 }) // warm-up
-    await store.clear()
     const results = []
     for (let round = 0; round < rounds; round++) {
+      // Fresh processes every round, as in overhead.mjs: two identical processes can differ by 10-20% for their whole lives.
+      servers = {}
+      for (const [variant, , serverVariant] of engine.variants) servers[variant] = await store.serve(serverVariant)
+      for (const variant of ids) await generator.run({ url: `${servers[variant].url}/`, connections, duration: 1 }) // warm-up
+      await store.clear()
       const measured = {}
       for (const variant of rotate(ids, round)) {
-        await getJson(`${servers[variant].url}/__writes`)
+        const before = await getJson(`${servers[variant].url}/__stats`)
         const load = await generator.run({ url: `${servers[variant].url}/`, connections, duration })
         if (load.errors) throw new Error(`${id} ${variant}: ${load.errors} errors under load`)
-        const writes = await getJson(`${servers[variant].url}/__writes`)
-        measured[variant] = { ...load, ...writes, queued: await store.queued() }
+        const after = await getJson(`${servers[variant].url}/__stats`)
+        measured[variant] = {
+          ...load,
+          trips: after.trips - before.trips,
+          jobs: after.jobs - before.jobs,
+          cpuPerRequest: (after.cpu - before.cpu) / load.requests,
+          queued: await store.queued(),
+        }
         await store.clear()
         await sleep(200)
       }
+      await Promise.all(Object.values(servers).map((s) => s.stop()))
       results.push(measured)
-      console.error(`[engines] ${id} round ${round + 1}/${rounds}: ${ids.map((v) => `${v} ${fmt.int(measured[v].rps)}/s`).join(', ')}`)
+      console.error(
+        `[engines] ${id} round ${round + 1}/${rounds}: ${ids.map((v) => `${v} ${fmt.int(measured[v].rps)}/s ${measured[v].cpuPerRequest.toFixed(0)} µs`).join(', ')}`,
+      )
     }
     const ratios = (variant) => results.map((r) => r[variant].rps / r.hand.rps)
+    const cpuRatios = (variant) => results.map((r) => r[variant].cpuPerRequest / r.hand.cpuPerRequest)
     const noise = Math.abs(1 - median(ratios('hand2')))
     const oursRatio = median(ratios('ours'))
     const pass = oursRatio + noise >= 1
@@ -106,14 +118,16 @@ const measureEngine = async (id, engine, { rounds, duration, connections, genera
     return {
       about: store.about,
       table: {
-        caption: `${engine.title}: requests per second (medians of ${rounds} rounds), ratio to the hand-written call [min-max], jobs per round trip to the queue:`,
-        headers: ['Variant', 'req/s', 'p50', 'p99', 'req/s ratio to hand-written', 'jobs per round trip'],
+        caption: `${engine.title}: requests per second and the web process's CPU time per request (medians of ${rounds} rounds), their ratios to the hand-written call [min-max], and the jobs one round trip to the queue carried on average:`,
+        headers: ['Variant', 'req/s', 'p50', 'p99', 'CPU/req', 'req/s ratio to hand-written', 'CPU/req ratio', 'jobs per round trip'],
         rows: engine.variants.map(([variant, label]) => [
           label,
           fmt.int(median(results.map((r) => r[variant].rps))),
           fmt.ms(median(results.map((r) => r[variant].p50))),
           fmt.ms(median(results.map((r) => r[variant].p99))),
+          `${median(results.map((r) => r[variant].cpuPerRequest)).toFixed(0)} µs`,
           variant === 'hand' ? '1' : `${fmt.ratio(median(ratios(variant)))} [${fmt.range(ratios(variant))}]`,
+          variant === 'hand' ? '1' : `${fmt.ratio(median(cpuRatios(variant)))} [${fmt.range(cpuRatios(variant))}]`,
           perTrip(variant) === undefined ? '-' : perTrip(variant).toFixed(2),
         ]),
       },
@@ -124,6 +138,12 @@ const measureEngine = async (id, engine, { rounds, duration, connections, genera
           measured: `${fmt.ratio(oursRatio)} [${fmt.range(ratios('ours'))}] (A/A noise ±${noise.toFixed(3)})`,
           pass,
           ...(pass || missed ? {} : { verdict: 'inconclusive' }),
+        },
+        {
+          what: `${engine.title}: web CPU per request, the transport vs the hand-written call`,
+          wanted: '<= 1.00',
+          measured: `${fmt.ratio(median(cpuRatios('ours')))} [${fmt.range(cpuRatios('ours'))}]`,
+          pass: median(cpuRatios('ours')) <= 1,
         },
         {
           what: `${engine.title}: every request answered had its job queued`,
@@ -162,8 +182,8 @@ export const engines = async ({
     env,
     seconds: (performance.now() - started) / 1000,
     intro: [
-      `Load generator: **${generator.name}** (${connections} connections, ${duration} s per variant per round after a 2 s warm-up, ${rounds} rounds in rotating order).`,
-      'Every variant is its own web process; `GET /` queues one no-op task and answers `{"hello":"world"}`. The anchor is the same route',
+      `Load generator: **${generator.name}** (${connections} connections, ${duration} s per variant per round after a 1 s warm-up, ${rounds} rounds in rotating order).`,
+      'Every variant is its own web process, started afresh each round; `GET /` queues one no-op task and answers `{"hello":"world"}`. The anchor is the same route',
       'awaiting the engine’s own client in the handler, with the data and options the transport would send. No worker runs; the queue is',
       `emptied between slots, after counting its jobs against the requests answered. Stores: ${sections.map((s) => s.about).join('; ')}.`,
     ].join('\n'),

@@ -2,7 +2,7 @@
 // `hand` (the handler awaits `queue.add()` itself, with the data and options bullmqQueue() would
 // send), `ours` (one defineTask() task through bullmqQueue(): concurrent requests share addBulk
 // round trips), `ours-single` (the same with a queue that has no addBulk: one add() per job).
-// `/__writes` answers the round trips and jobs since the last call.
+// `/__stats` answers the round trips to Redis and the jobs they carried, and the process's CPU time in µs.
 import { serve } from '@hono/node-server'
 import { Queue } from 'bullmq'
 import { Hono } from 'hono'
@@ -35,11 +35,9 @@ const JOB_OPTIONS = { removeOnComplete: true }
 const noop = defineTask('noop', () => {})
 
 const app = new Hono()
-app.get('/__writes', (c) => {
-  const seen = { ...writes }
-  writes.trips = 0
-  writes.jobs = 0
-  return c.json(seen)
+app.get('/__stats', (c) => {
+  const { user, system } = process.cpuUsage()
+  return c.json({ ...writes, cpu: user + system })
 })
 if (variant === 'bare') app.get('/', (c) => c.json(BODY))
 else if (variant === 'hand') {
