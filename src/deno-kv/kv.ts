@@ -3,8 +3,8 @@
  * Deno's types: a real `Deno.Kv` (from `await Deno.openKv()`) fits it.
  */
 
-/** One part of a Deno KV key. */
-export type KvKeyPart = Uint8Array | string | number | bigint | boolean
+/** One part of a Deno KV key, as `Deno.KvKeyPart`. */
+export type KvKeyPart = Uint8Array | string | number | bigint | boolean | symbol
 
 /** A Deno KV key: `['hono-background-tasks', 'dead', id]`. */
 export type KvKey = readonly KvKeyPart[]

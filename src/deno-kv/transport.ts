@@ -28,7 +28,7 @@ export const SENT_MARKER_MS = 86_400_000
 export const checkPrefix = (api: string, prefix: unknown): void => {
   if (!isKeyPrefix(prefix)) {
     throw new TypeError(
-      `${api}: expected \`prefix\` to be a Deno KV key prefix (an array of strings, numbers, bigints, booleans or Uint8Arrays), got ${describeValue(prefix)}`,
+      `${api}: expected \`prefix\` to be a Deno KV key prefix (an array of strings, numbers, bigints, booleans, symbols or Uint8Arrays), got ${describeValue(prefix)}`,
     )
   }
 }

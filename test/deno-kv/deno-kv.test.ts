@@ -1,6 +1,9 @@
+import { execFile } from 'node:child_process'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest'
-import { bundleFixture, killAll, type Proc, portOf, startProcess } from '../_support/processes.ts'
+import { bundleFixture, killAll, type Proc, portOf, root, startProcess } from '../_support/processes.ts'
 
 // Deno processes (the npm `deno` binary) on a local SQLite KV file, driven from here: a web process
 // queueing through denoKvQueue(), and worker processes running denoKvWorker(). A worker is started
@@ -76,6 +79,30 @@ const waitForCount = async (proc: Proc, pattern: RegExp, count: number): Promise
 const post = async (port: number, label: string) => fetch(`http://127.0.0.1:${port}/register?label=${label}`, { method: 'POST' })
 
 describe('denoKvQueue and denoKvWorker on Deno', () => {
+  it('take a real Deno.Kv, as Deno types it (deno check)', async () => {
+    const file = join(fixture.dir, 'types.ts')
+    const index = join(root, 'src/deno-kv/index.ts')
+    await writeFile(
+      file,
+      [
+        `import { denoKvQueue, denoKvWorker, listDeadLetters, retryDeadLetter } from ${JSON.stringify(index)}`,
+        'const kv: Deno.Kv = await Deno.openKv(":memory:")',
+        'denoKvQueue(kv, { prefix: ["app", 1, 2n, true, new Uint8Array(1)] })',
+        'await denoKvWorker({ kv, tasks: [] }).stop()',
+        'await listDeadLetters(kv)',
+        'await retryDeadLetter(kv, "id")',
+      ].join('\n'),
+    )
+    const deno = join(root, 'node_modules/deno/deno')
+    const args = ['check', '--unstable-kv', '--node-modules-dir=manual', '--no-lock', file]
+    const { stderr } = await promisify(execFile)(deno, args, {
+      cwd: root,
+      env: { ...process.env, DENO_NO_UPDATE_CHECK: '1', NO_COLOR: '1' },
+    })
+    // A type error makes deno exit with 1, and execFile reject with its output.
+    expect(stderr.trim()).toMatch(/^Check \S+\/types\.ts$/)
+  })
+
   it('has the task in the KV file once the client has its 201: a web process killed right then loses nothing', async () => {
     const { start, worker } = store()
     const web = start('web')

@@ -209,7 +209,7 @@ describe('option checks', () => {
     )
     expect(() => denoKvQueue(new FakeKv(), { prefix: 'tasks' as never })).toThrow(
       new TypeError(
-        'denoKvQueue: expected `prefix` to be a Deno KV key prefix (an array of strings, numbers, bigints, booleans or Uint8Arrays), got `"tasks"` (string)',
+        'denoKvQueue: expected `prefix` to be a Deno KV key prefix (an array of strings, numbers, bigints, booleans, symbols or Uint8Arrays), got `"tasks"` (string)',
       ),
     )
     expect(() => denoKvQueue(new FakeKv(), { before: true } as never)).toThrow(
