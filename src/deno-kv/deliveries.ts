@@ -1,7 +1,15 @@
 import type { Attempt } from '../attempt.ts'
 import { DEADLINE, Deadline } from '../deadline.ts'
 
-/** The reason a running task's signal is aborted when a Deno KV worker's `stop()` reaches its deadline. */
+/**
+ * The reason a running task's signal is aborted when a Deno KV worker's `stop()` reaches its deadline.
+ * @example
+ * const syncAccount = defineTask('syncAccount', async function (this: TaskContext, id: string) {
+ *   this.signal.addEventListener('abort', () => {
+ *     if (this.signal.reason instanceof WorkerStopTimeoutError) console.log(`sync of ${id} cut off; it runs again`)
+ *   })
+ * })
+ */
 export class WorkerStopTimeoutError extends Error {
   override name = 'WorkerStopTimeoutError'
 

@@ -4,7 +4,10 @@ import type { TaskMessage, TaskOptions } from '../types.ts'
 /**
  * Deno KV's limits that a queued task meets (checked on Deno 2.9.5): `backoffSchedule` has at most
  * 5 steps of at most an hour; one queued value is at most 64 KiB once serialised; one atomic commit
- * holds at most 100 checks and 800 KiB of mutations.
+ * holds at most 100 checks and 800 KiB of mutations. `add()` refuses a task past the first three.
+ * @example
+ * // The most a durable task sent to Deno KV may ask for:
+ * defineTask('sync', syncAccount, { retries: DENO_KV_LIMITS.retries, retryDelay: DENO_KV_LIMITS.retryDelay })
  */
 export const DENO_KV_LIMITS = Object.freeze({
   retries: 5,
