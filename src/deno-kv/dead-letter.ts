@@ -40,7 +40,7 @@ export interface DeadLetter {
   readonly reason: DeadLetterReason
   /** The last error, when the worker recorded one. */
   readonly error: StoredError | undefined
-  /** Deliveries started (0 when none was recorded). */
+  /** Deliveries started (0 when none was recorded, or the count had expired). */
   readonly attempts: number
   /** When its last delivery failed, in milliseconds since the epoch, when recorded. */
   readonly failedAt: number | undefined
@@ -91,6 +91,8 @@ export const listDeadLetters = async (kv: KvLike, options: DeadLetterOptions = {
   for await (const entry of kv.list({ prefix: keys.deadLetters })) {
     const id = String(entry.key[entry.key.length - 1])
     const failure = asFailure((await kv.get(keys.failure(id))).value)
+    // Without a record (the worker died during the last delivery), the delivery count still says how many ran.
+    const counted = failure ? undefined : (await kv.get(keys.attempts(id))).value
     const parsed = parseTaskMessage(entry.value)
     const message = typeof parsed === 'string' ? undefined : parsed
     letters.push({
@@ -100,7 +102,7 @@ export const listDeadLetters = async (kv: KvLike, options: DeadLetterOptions = {
       message: entry.value,
       reason: failure?.reason ?? (message ? 'failed' : 'malformed'),
       error: failure?.error,
-      attempts: failure?.attempts ?? 0,
+      attempts: failure?.attempts ?? (typeof counted === 'number' ? counted : 0),
       failedAt: failure?.failedAt,
     })
   }

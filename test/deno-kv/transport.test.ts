@@ -226,4 +226,13 @@ describe('option checks', () => {
   it('lists nothing on an empty store', async () => {
     expect(await listDeadLetters(new FakeKv())).toEqual([])
   })
+
+  it('lists a dead letter the worker left no record for (it died during the last delivery) as failed, with its delivery count', async () => {
+    const kv = new FakeKv()
+    const message = { task: 'crashy', args: [1], id: 'c-1', enqueuedAt: 1, backoffSchedule: [] }
+    await kv.atomic().set(['p', 'dead', 'c-1'], message).set(['p', 'attempts', 'c-1'], 3).commit()
+    expect(await listDeadLetters(kv, { prefix: ['p'] })).toEqual([
+      { id: 'c-1', task: 'crashy', args: [1], message, reason: 'failed', error: undefined, attempts: 3, failedAt: undefined },
+    ])
+  })
 })
