@@ -66,7 +66,7 @@ const KNOWN = ['kv', 'tasks', 'prefix', 'env', 'timeout', 'onError', 'instrument
 /** How long a delivery count is kept after the last delivery: beyond Deno's longest schedule (5 hours). */
 const ATTEMPTS_MS = 7 * 86_400_000
 
-/** A value sent back to the queue by a stopping worker waits this long, so that the same worker does not take it again before it closes. */
+/** A message a stopping worker puts back waits this long: that worker takes it back at most once a second until it closes. */
 const REQUEUE_DELAY_MS = 1_000
 
 /** A handler that must not settle: Deno KV then keeps its message and delivers it again after the KV store is closed. */
@@ -129,9 +129,8 @@ export const denoKvWorker = <Env = unknown>(options: DenoKvWorkerOptions<Env>): 
   const keys = new KeyLayout([...prefix])
   const destination = prefix.map(String).join('/')
   const deliveries = new Deliveries()
-  /** Messages delivered after `stop()` began, waiting to go back on the queue. */
-  const held: { value: unknown; release: () => void }[] = []
-  let closing = false
+  /** Messages delivered after `stop()` began, being put back on the queue. */
+  const requeuing = new Set<Promise<void>>()
 
   /** Counts a delivery of `id` and returns its number: 1 for the first. */
   const countAttempt = async (id: string): Promise<number> => {
@@ -188,13 +187,20 @@ export const denoKvWorker = <Env = unknown>(options: DenoKvWorkerOptions<Env>): 
 
   const listening = kv
     .listenQueue((value: unknown) => {
-      if (closing) return never()
-      if (deliveries.stopping) return new Promise<void>((release) => held.push({ value, release }))
+      if (deliveries.stopping) {
+        const putBack = requeue(value)
+        requeuing.add(putBack)
+        return putBack.finally(() => requeuing.delete(putBack))
+      }
       return deliveries.handle(() => deliver(value))
     })
     .catch((error: unknown) => console.error(`[background-tasks] ${API}: listening on the Deno KV queue failed:`, error))
 
-  /** Sends a message delivered during the stop back to the queue as it was, with the retries it had left. */
+  /**
+   * Sends a message delivered during the stop back to the queue as it was, with the retries it had
+   * left: a throw would spend one of them. It waits a second, so that this worker, still stopping,
+   * takes it back less often; once it is closed, another worker takes it.
+   */
   const requeue = async (value: unknown): Promise<void> => {
     const id = (value as Partial<TaskMessage> | null)?.id
     const schedule = (value as Partial<QueuedTask> | null)?.backoffSchedule
@@ -219,19 +225,13 @@ export const denoKvWorker = <Env = unknown>(options: DenoKvWorkerOptions<Env>): 
       const result = await deliveries.stop(stopTimeout, (context: Attempt, reason: Error) =>
         recordFailure(context.id, 'failed', reason, context.attempt).catch(() => {}),
       )
-      for (const { value, release } of held.splice(0)) {
-        try {
-          await requeue(value)
-          release()
-        } catch (error) {
-          // Left unsettled: Deno KV delivers it again once the store is closed, one retry spent.
-          console.error(`[background-tasks] ${API}: could not put a message back on the queue while stopping:`, error)
-        }
-      }
-      closing = true
-      // The handlers that just returned have their outcome sent to the store: a read behind them lets it arrive before close() drops it.
-      await new Promise((resolve) => setTimeout(resolve, 0))
-      await kv.get(keys.attempts('')).catch(() => {})
+      // Until close(), messages still arrive and go back; each handler's outcome is sent to the store after it
+      // returns, and a read queued behind it lets it arrive before close() drops it.
+      do {
+        await Promise.allSettled([...requeuing])
+        await new Promise((resolve) => setTimeout(resolve, 0))
+        await kv.get(keys.attempts('')).catch(() => {})
+      } while (requeuing.size > 0)
       kv.close()
       await listening
       return result
