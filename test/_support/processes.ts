@@ -16,8 +16,9 @@ export type Runtime = 'node' | 'bun' | 'deno'
 const commands: Record<Runtime, (script: string, nodeArgs: string[]) => string[]> = {
   node: (script, nodeArgs) => [process.execPath, ...nodeArgs, script],
   bun: (script) => [join(root, 'node_modules/bun/bin/bun.exe'), script],
-  // The platform binary itself: killing the npm wrapper could leave the real deno running.
-  deno: (script) => [join(root, 'node_modules/deno/deno'), 'run', '--allow-all', '--no-config', script],
+  // The platform binary itself: killing the npm wrapper could leave the real deno running. `--unstable-kv`
+  // lets the Deno KV fixtures open a store; it changes nothing for the others.
+  deno: (script) => [join(root, 'node_modules/deno/deno'), 'run', '--allow-all', '--unstable-kv', '--no-config', script],
 }
 
 /** Bundles `entry` (relative to the repository) into a temporary directory; returns the script and a cleanup. */
