@@ -24,10 +24,12 @@ export interface DeadLetter {
   readonly reason: DeadLetterReason
   /** The queue it came from. */
   readonly queue: string | null
-  /** Its job id there: the task's id (`this.id`) for a task message. */
+  /** Its job id there: the task's id, unless it was run again with `redrive()`, which gives a new job id. */
   readonly jobId: string | null
   /** The task it names, if its data has one. */
   readonly task: string | undefined
+  /** The task's id (`this.id`), if its data has one: the same across re-runs. */
+  readonly taskId: string | undefined
   /** Its data, untouched: `{ task, args, id, enqueuedAt }` for a task message. */
   readonly data: unknown
   /** How many deliveries it had. */
@@ -86,13 +88,14 @@ export const readDeadLetters = async (boss: DeadLetterBoss, options: ReadDeadLet
   const jobs = await boss.findJobs(deadLetterQueue, { queued: true, limit })
   return jobs.map((job) => {
     const { reason, error } = readOutput(job.sourceOutput)
-    const task = (job.data as { task?: unknown } | null)?.task
+    const { task, id } = (job.data ?? {}) as { task?: unknown; id?: unknown }
     return {
       id: job.id,
       reason,
       queue: job.sourceName,
       jobId: job.sourceId,
       task: typeof task === 'string' ? task : undefined,
+      taskId: typeof id === 'string' ? id : undefined,
       data: job.data,
       attempts: (job.sourceRetryCount ?? 0) + 1,
       error,
