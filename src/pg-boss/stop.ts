@@ -1,7 +1,13 @@
 import type { Attempt } from '../attempt.ts'
 import { DEADLINE, Deadline } from '../deadline.ts'
 
-/** The reason a running task's signal is aborted when a worker's `stop()` reaches its deadline. */
+/**
+ * The reason a running task's signal is aborted when a worker's `stop()` reaches its deadline.
+ * @example
+ * this.signal.addEventListener('abort', () => {
+ *   if (this.signal.reason instanceof WorkerStopTimeoutError) console.log(`${this.id} goes back to the queue`)
+ * })
+ */
 export class WorkerStopTimeoutError extends Error {
   override name = 'WorkerStopTimeoutError'
 

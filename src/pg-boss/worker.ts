@@ -45,9 +45,10 @@ export interface PgBossWorkerOptions<Env = unknown> {
    */
   onError?: (error: unknown, task: TaskInfo, job: JobWithMetadata<TaskMessage>) => void | Promise<void>
   /**
-   * More pg-boss `work()` options: `pollingIntervalSeconds` (2 s by default), `localConcurrency`
-   * (jobs run at once, one each), `batchSize`, ... `perJobResults`, `includeMetadata` and
-   * `transactional` are the worker's own.
+   * More pg-boss `work()` options: `pollingIntervalSeconds` (how long an idle worker waits before
+   * it looks again; 2 s by default), `localConcurrency` (how many jobs run at once, each fetched on
+   * its own), `batchSize` (jobs fetched together; they run at once, and the next fetch waits for
+   * all of them), ... `perJobResults`, `includeMetadata` and `transactional` are the worker's own.
    */
   work?: Omit<WorkOptions, (typeof WORKER_DECIDES)[number]>
   /**
