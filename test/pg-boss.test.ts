@@ -139,6 +139,18 @@ it('pgBossQueue groups sends from concurrent requests into one insert, and a ref
   await expect(third).rejects.toThrow('connection lost')
 })
 
+it('pgBossQueue refuses a message whose id is not a UUID on its own, so that it cannot fail the sends grouped with it', async () => {
+  const fake = fakeBoss()
+  const transport = pgBossQueue(fake.boss)
+  const good = message('good')
+  const results = await transport.send([message('bad', [], 'same-id'), good], undefined as never, [{}, {}])
+  expect(results).toEqual([
+    { status: 'rejected', reason: new TypeError('pgBossQueue: task "bad" has the id `"same-id"` (string); pg-boss job ids are UUIDs') },
+    { status: 'fulfilled', value: undefined },
+  ])
+  expect(fake.inserts.flat().map((job) => job.id)).toEqual([good.id])
+})
+
 it('pgBossQueue tries to create the queue again after a failure', async () => {
   const fake = fakeBoss()
   const boss = fake.boss as { createQueue: (name: string) => Promise<void> }

@@ -1,5 +1,5 @@
 import type { JobInsert, PgBoss } from 'pg-boss'
-import type { TaskMessage, TaskOptions, TaskTransport } from '../types.ts'
+import type { TaskMessage, TaskOptions, TaskSendResult, TaskTransport } from '../types.ts'
 import { checkOptionsObject, describeValue } from '../validate.ts'
 import { GroupCommit } from './group-commit.ts'
 import { ensureQueue, QUEUE_SETTINGS } from './queue.ts'
@@ -38,6 +38,8 @@ export interface PgBossQueueOptions {
 const API = 'pgBossQueue'
 
 const ONE_HOUR = 3600
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
 /**
  * A task's retries as pg-boss job options. One delivery more than the task's own attempts: a
@@ -108,12 +110,22 @@ export const pgBossQueue = (boss: JobBoss, options: PgBossQueueOptions = {}): Ta
         )
       }
     },
-    send: (messages, _c, taskOptions) =>
-      inserts.add(
-        messages.map(
-          (message: TaskMessage, i): JobInsert => ({ ...base, ...retryOptionsFor(taskOptions?.[i]), id: message.id, data: message }),
-        ),
-      ),
+    async send(messages, _c, taskOptions) {
+      const jobs: JobInsert[] = []
+      const results = messages.map((message: TaskMessage, i): TaskSendResult => {
+        // One bad id would fail the whole statement, and with it the sends of other requests grouped into it.
+        if (!UUID.test(message.id)) {
+          return {
+            status: 'rejected',
+            reason: new TypeError(`${API}: task "${message.task}" has the id ${describeValue(message.id)}; pg-boss job ids are UUIDs`),
+          }
+        }
+        jobs.push({ ...base, ...retryOptionsFor(taskOptions?.[i]), id: message.id, data: message })
+        return { status: 'fulfilled', value: undefined }
+      })
+      if (jobs.length > 0) await inserts.add(jobs)
+      return results
+    },
   }
 }
 
