@@ -64,11 +64,13 @@ export interface StartOptions {
   env?: Record<string, string>
   /** Flags for `node` itself, such as `--expose-gc`. */
   nodeArgs?: string[]
+  /** Another Node binary for `node`, such as the one pg-boss needs (scripts/node-22.mjs). */
+  node?: string
 }
 
 /** Starts `script` on `runtime` in its own process group. */
-export const startProcess = (runtime: Runtime, script: string, { cwd, env = {}, nodeArgs = [] }: StartOptions): Proc => {
-  const [command, ...args] = commands[runtime](script, nodeArgs)
+export const startProcess = (runtime: Runtime, script: string, { cwd, env = {}, nodeArgs = [], node }: StartOptions): Proc => {
+  const [command, ...args] = runtime === 'node' && node ? [node, ...nodeArgs, script] : commands[runtime](script, nodeArgs)
   const child = spawn(command!, args, {
     cwd,
     detached: true,
