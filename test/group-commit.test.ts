@@ -6,9 +6,9 @@ import { deferred } from './_support/helpers.ts'
 // each caller is told. A write is a deferred promise, so that the test decides when it ends.
 
 const recorder = () => {
-  const writes: { items: string[]; done: ReturnType<typeof deferred> }[] = []
+  const writes: { items: string[]; done: ReturnType<typeof deferred<void>> }[] = []
   const commit = new GroupCommit<string>((items) => {
-    const done = deferred()
+    const done = deferred<void>()
     writes.push({ items, done })
     return done.promise
   }, 4)

@@ -1,27 +1,21 @@
 import type { Worker } from 'bullmq'
-import type { Attempt } from '../attempt.ts'
-import { DEADLINE, Deadline } from '../deadline.ts'
+import { RunningTasks, type WorkerStopResult, WorkerStopTimeoutError } from '../durable/running.ts'
 import { checkOptionsObject, checkTimeout, describeValue } from '../validate.ts'
 
-/** The reason a running task's signal is aborted when `closeWorker()` reaches its deadline. */
-export class WorkerCloseTimeoutError extends Error {
+/**
+ * The reason a running task's signal is aborted when `closeWorker()` reaches its deadline: a
+ * `WorkerStopTimeoutError`, as on the other engines, under the name BullMQ users know.
+ */
+export class WorkerCloseTimeoutError extends WorkerStopTimeoutError {
   override name = 'WorkerCloseTimeoutError'
 
-  constructor(
-    /** The task's name. */
-    readonly task: string,
-  ) {
-    super(`task "${task}" was still running when closeWorker() reached its deadline; another worker takes it once its lock expires`)
+  constructor(task: string) {
+    super(task, 'closeWorker()', 'another worker takes it once its lock expires')
   }
 }
 
-/** What `closeWorker()` saw, by task name. */
-export interface WorkerCloseResult {
-  /** Tasks whose job ended (succeeded, or failed and was reported) during the close. */
-  readonly finished: string[]
-  /** Tasks still running at the deadline: their signals were aborted and their jobs left to another worker. */
-  readonly unfinished: string[]
-}
+/** What `closeWorker()` saw, by task name: a `WorkerStopResult`, as on the other engines. */
+export type WorkerCloseResult = WorkerStopResult
 
 /** Options of `closeWorker()`. */
 export interface CloseWorkerOptions {
@@ -29,25 +23,11 @@ export interface CloseWorkerOptions {
   timeout?: number | false
 }
 
-/** What `running.abandoned` resolves with once `closeWorker()` gives up on the job. */
-export const ABANDONED = Symbol('abandoned')
-
-/** One job a worker is running, until it settles or is abandoned. */
-interface Running {
-  readonly name: string
-  readonly context: Attempt
-  readonly abandon: () => void
-}
-
 /**
- * The jobs a `bullmqWorker()` runs, as `closeWorker()` needs them: the ones running now, the tasks
- * that ended since the close began, and the queues the worker opened. The processor reports to it;
- * only `closeWorker()` gives up on jobs.
+ * The jobs a `bullmqWorker()` runs, as `closeWorker()` needs them: the running tasks, and the
+ * queues the worker opened. The processor reports to it; only `closeWorker()` gives up on jobs.
  */
-export class WorkerJobs {
-  readonly #running = new Set<Running>()
-  /** Tasks whose job ended since `closeWorker()` started; nothing is kept before that. */
-  #finished: string[] | undefined
+export class WorkerJobs extends RunningTasks {
   readonly #queues: { close(): Promise<void> }[] = []
   #closing: Promise<WorkerCloseResult> | undefined
 
@@ -56,50 +36,17 @@ export class WorkerJobs {
     this.#queues.push(queue)
   }
 
-  /**
-   * Waits for `result` unless `closeWorker()` abandons the job first: then resolves with
-   * `ABANDONED`, and the job is left to BullMQ's stalled-job recovery.
-   */
-  async watch<T>(name: string, context: Attempt, result: Promise<T>): Promise<T | typeof ABANDONED> {
-    let abandon = (): void => {}
-    const abandoned = new Promise<typeof ABANDONED>((resolve) => {
-      abandon = () => resolve(ABANDONED)
-    })
-    const running: Running = { name, context, abandon }
-    this.#running.add(running)
-    try {
-      return await Promise.race([result, abandoned])
-    } finally {
-      this.#running.delete(running)
-    }
-  }
-
-  /** A job's task ended (succeeded, or failed and was reported). */
-  ended(name: string): void {
-    this.#finished?.push(name)
-  }
-
   /** Closes `worker` within `timeout`; later calls get the same result. */
   close(worker: Worker, timeout: number | false): Promise<WorkerCloseResult> {
     this.#closing ??= (async () => {
-      const finished: string[] = []
-      this.#finished = finished
       const closing = worker
         .close()
         .catch((error: unknown) => console.error('[background-tasks] closeWorker: closing the worker failed:', error))
-      const deadline = new Deadline(timeout)
-      const unfinished: string[] = []
-      if ((await deadline.race(closing)) === DEADLINE) {
-        for (const running of [...this.#running]) {
-          unfinished.push(running.name)
-          running.context.abort(new WorkerCloseTimeoutError(running.name))
-          running.abandon()
-        }
-        await closing
-      }
-      deadline.clear()
+      // Abandoned jobs stay active in Redis: BullMQ's stalled-job recovery gives them to another worker.
+      const result = await this.stop(closing, timeout, (task) => new WorkerCloseTimeoutError(task))
+      await closing
       await Promise.all(this.#queues.map((queue) => queue.close().catch(() => {})))
-      return { finished, unfinished }
+      return result
     })()
     return this.#closing
   }

@@ -1,5 +1,6 @@
 import { type ConnectionOptions, type Job, Queue, UnrecoverableError, WaitingError, Worker, type WorkerOptions } from 'bullmq'
 import { DeliveredTasks } from '../durable/deliver.ts'
+import { ABANDONED } from '../durable/running.ts'
 import { callHook } from '../reports.ts'
 import { defaultWorkerRetryDelay, isLastAttempt, type RetryDelay, retryDelayFor } from '../retry.ts'
 import type { Task, TaskInfo, TaskInstrumentation, TaskMessage } from '../types.ts'
@@ -12,7 +13,7 @@ import {
   checkTimeout,
   describeValue,
 } from '../validate.ts'
-import { ABANDONED, trackJobs, WorkerJobs } from './close.ts'
+import { trackJobs, WorkerJobs } from './close.ts'
 import { type DeadLetterReason, deadLetterOf } from './dead-letter.ts'
 import { BACKOFF_TYPE } from './transport.ts'
 

@@ -1,10 +1,10 @@
 import type { Attempt } from '../attempt.ts'
 import { DeliveredTasks } from '../durable/deliver.ts'
+import { ABANDONED, RunningTasks, type WorkerStopResult, WorkerStopTimeoutError } from '../durable/running.ts'
 import { callHook } from '../reports.ts'
 import type { Task, TaskInfo, TaskInstrumentation, TaskMessage } from '../types.ts'
 import { checkFunction, checkInstrumentation, checkOptionsObject, checkTimeout, describeValue } from '../validate.ts'
 import { type DeadLetterReason, type FailureRecord, storedError } from './dead-letter.ts'
-import { ABANDONED, Deliveries, type WorkerStopResult } from './deliveries.ts'
 import { DEFAULT_PREFIX, KeyLayout, type KvKey, type KvLike } from './kv.ts'
 import type { QueuedTask } from './limits.ts'
 import { checkPrefix } from './transport.ts'
@@ -128,7 +128,7 @@ export const denoKvWorker = <Env = unknown>(options: DenoKvWorkerOptions<Env>): 
   const { kv, delivered, prefix, env, timeout, onError, instrumentation } = resolveWorkerOptions(options)
   const keys = new KeyLayout([...prefix])
   const destination = prefix.map(String).join('/')
-  const deliveries = new Deliveries()
+  const running = new RunningTasks()
   /** Messages delivered after `stop()` began, being put back on the queue. */
   const requeuing = new Set<Promise<void>>()
 
@@ -168,31 +168,31 @@ export const denoKvWorker = <Env = unknown>(options: DenoKvWorkerOptions<Env>): 
       await recordFailure(id, 'unknown-task', error, attempt)
       throw error
     }
-    if (deliveries.gaveUp) return never()
+    if (running.gaveUp) return never()
     const delivery = { system: 'deno_kv', queue: destination, messageId: id, trace: found.message.trace }
     const { info, context, result } = delivered.run(found, attempt, env, timeout, instrumentation, delivery)
-    const settled = result instanceof Promise ? await deliveries.watch(info.name, context, result) : result
+    const settled = result instanceof Promise ? await running.watch(info.name, context, result) : result
     if (settled === ABANDONED) return never()
     if (settled.outcome === 'success') {
       await kv.atomic().delete(keys.attempts(id)).delete(keys.failure(id)).commit()
-      deliveries.ended(info.name)
+      running.ended(info.name)
       return
     }
     await callHook(onError, 'onError', settled.error, info, found.message)
     await recordFailure(id, 'failed', settled.error, attempt)
-    deliveries.ended(info.name)
+    running.ended(info.name)
     // Thrown back to Deno KV, which retries it per its backoffSchedule or makes it a dead letter.
     throw asError(settled.error)
   }
 
   const listening = kv
     .listenQueue((value: unknown) => {
-      if (deliveries.stopping) {
+      if (running.stopping) {
         const putBack = requeue(value)
         requeuing.add(putBack)
         return putBack.finally(() => requeuing.delete(putBack))
       }
-      return deliveries.handle(() => deliver(value))
+      return running.handle(() => deliver(value))
     })
     .catch((error: unknown) => console.error(`[background-tasks] ${API}: listening on the Deno KV queue failed:`, error))
 
@@ -222,8 +222,12 @@ export const denoKvWorker = <Env = unknown>(options: DenoKvWorkerOptions<Env>): 
     const { timeout: stopTimeout = 8_000 } = stopOptions
     checkTimeout('stop', 'timeout', stopTimeout)
     stopping ??= (async () => {
-      const result = await deliveries.stop(stopTimeout, (context: Attempt, reason: Error) =>
-        recordFailure(context.id, 'failed', reason, context.attempt).catch(() => {}),
+      const result = await running.stop(
+        running.idle(),
+        stopTimeout,
+        (task) =>
+          new WorkerStopTimeoutError(task, "the Deno KV worker's stop()", "Deno KV delivers it again once the worker's KV store is closed"),
+        (context: Attempt, reason: Error) => recordFailure(context.id, 'failed', reason, context.attempt).catch(() => {}),
       )
       // Until close(), messages still arrive and go back; each handler's outcome is sent to the store after it
       // returns, and a read queued behind it lets it arrive before close() drops it.

@@ -1,7 +1,7 @@
 import type { JobInsert, PgBoss } from 'pg-boss'
-import type { TaskMessage, TaskOptions, TaskSendResult, TaskTransport } from '../types.ts'
+import { GroupCommit } from '../durable/group-commit.ts'
+import type { TaskOptions, TaskSendResult, TaskTransport } from '../types.ts'
 import { checkOptionsObject, describeValue } from '../validate.ts'
-import { GroupCommit } from './group-commit.ts'
 import { ensureQueue, QUEUE_SETTINGS } from './queue.ts'
 
 /** The part of a `PgBoss` the transport uses. */
@@ -38,6 +38,9 @@ export interface PgBossQueueOptions {
 const API = 'pgBossQueue'
 
 const ONE_HOUR = 3600
+
+/** The most jobs one insert takes from concurrent requests. */
+const INSERT_LIMIT = 1000
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
 
@@ -98,7 +101,7 @@ export const pgBossQueue = (boss: JobBoss, options: PgBossQueueOptions = {}): Ta
   const inserts = new GroupCommit<JobInsert>(async (jobs) => {
     await ensureQueue(boss, queue, deadLetterQueue)
     await boss.insert(queue, jobs)
-  })
+  }, INSERT_LIMIT)
   return {
     system: 'pg-boss',
     destination: queue,
@@ -111,19 +114,20 @@ export const pgBossQueue = (boss: JobBoss, options: PgBossQueueOptions = {}): Ta
       }
     },
     async send(messages, _c, taskOptions) {
+      const results: TaskSendResult[] = new Array(messages.length)
       const jobs: JobInsert[] = []
-      const results = messages.map((message: TaskMessage, i): TaskSendResult => {
+      const indexes: number[] = []
+      for (const [i, message] of messages.entries()) {
         // One bad id would fail the whole statement, and with it the sends of other requests grouped into it.
         if (!UUID.test(message.id)) {
-          return {
-            status: 'rejected',
-            reason: new TypeError(`${API}: task "${message.task}" has the id ${describeValue(message.id)}; pg-boss job ids are UUIDs`),
-          }
+          const reason = new TypeError(`${API}: task "${message.task}" has the id ${describeValue(message.id)}; pg-boss job ids are UUIDs`)
+          results[i] = { status: 'rejected', reason }
+          continue
         }
         jobs.push({ ...base, ...retryOptionsFor(taskOptions?.[i]), id: message.id, data: message })
-        return { status: 'fulfilled', value: undefined }
-      })
-      if (jobs.length > 0) await inserts.add(jobs)
+        indexes.push(i)
+      }
+      if (jobs.length > 0) for (const [j, result] of (await inserts.send(jobs)).entries()) results[indexes[j]!] = result
       return results
     },
   }

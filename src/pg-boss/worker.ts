@@ -1,11 +1,11 @@
 import type { JobResult, JobWithMetadata, PgBoss, WorkOptions } from 'pg-boss'
 import { DeliveredTasks } from '../durable/deliver.ts'
+import { ABANDONED, RunningTasks, type WorkerStopResult, WorkerStopTimeoutError } from '../durable/running.ts'
 import { callHook } from '../reports.ts'
 import type { Task, TaskInfo, TaskInstrumentation, TaskMessage } from '../types.ts'
 import { checkCount, checkFunction, checkInstrumentation, checkOptionsObject, checkTimeout, describeValue } from '../validate.ts'
 import { type DeadLetterReason, errorOf, type FailureOutput } from './dead-letter.ts'
 import { ensureQueue } from './queue.ts'
-import { ABANDONED, RunningJobs, type WorkerStopResult } from './stop.ts'
 import { checkQueueNames } from './transport.ts'
 
 /** The part of a `PgBoss` the worker uses. */
@@ -162,7 +162,8 @@ export const pgBossWorker = async <Env = unknown>(options: PgBossWorkerOptions<E
       `${API}: queue "${queue}" sends its dead letters to ${existing?.deadLetter ? `"${existing.deadLetter}"` : 'no queue'}, not "${deadLetterQueue}"; pass that \`deadLetterQueue\`, or change the queue with boss.updateQueue()`,
     )
   }
-  const running = new RunningJobs()
+  const running = new RunningTasks()
+  let stopping: Promise<WorkerStopResult> | undefined
 
   const settle = (job: JobWithMetadata<unknown>, status: JobResult['status'], reason: FailureOutput['reason'], error: Error): JobResult => {
     const output: FailureOutput = { reason, error: errorOf(error), attempt: job.retryCount + 1 }
@@ -219,7 +220,20 @@ export const pgBossWorker = async <Env = unknown>(options: PgBossWorkerOptions<E
       checkOptionsObject(api, stopOptions, ['timeout'])
       const { timeout: stopTimeout = 8_000 } = stopOptions
       checkTimeout(api, 'timeout', stopTimeout)
-      return running.stop(() => boss.offWork(queue, { id, wait: true }), stopTimeout)
+      stopping ??= (async () => {
+        const stopped = boss
+          .offWork(queue, { id, wait: true })
+          .catch((error: unknown) => console.error('[background-tasks] stop(): stopping the pg-boss worker failed:', error))
+        const result = await running.stop(
+          stopped,
+          stopTimeout,
+          (task) => new WorkerStopTimeoutError(task, 'stop()', 'its job goes back to the queue for another worker'),
+        )
+        // Abandoned jobs were failed without a task error: pg-boss puts them back for another worker.
+        await stopped
+        return result
+      })()
+      return stopping
     },
   }
 }
