@@ -17,10 +17,24 @@ export const DENO_KV_LIMITS = Object.freeze({
   commitBytes: 819_200,
 })
 
-/** What is queued for a task: its message, and the backoff schedule it was sent with (so that a re-run retries the same way). */
+/** What is queued for a task: its message, its own retries, and the backoff schedule it was sent with (so that a re-run retries the same way). */
 export interface QueuedTask extends TaskMessage {
+  /** The task's own retries: the worker makes a failure after them a dead letter itself. */
+  readonly retries: number
+  /** Deno KV's retries: the task's, and a spare one for a worker that dies or stops mid-task while steps are left. */
   readonly backoffSchedule: number[]
 }
+
+/** The wait before the spare delivery, after Deno KV's own 5 s timeout on a dead worker's message. */
+export const SPARE_DELIVERY_MS = 1_000
+
+/**
+ * The schedule a task is sent with: its own retries, then a spare delivery while Deno KV allows
+ * one more step, so that a worker that dies or stops mid-task does not cost a task with no retries
+ * its only run. The worker makes a failure after the task's own retries a dead letter at once.
+ */
+export const withSpareDelivery = (schedule: number[]): number[] =>
+  schedule.length < DENO_KV_LIMITS.retries ? [...schedule, SPARE_DELIVERY_MS] : schedule
 
 const group = (n: number): string => n.toLocaleString('en-US')
 

@@ -1,7 +1,7 @@
 import type { TaskMessage, TaskOptions, TaskSendResult, TaskTransport } from '../types.ts'
 import { checkOptionsObject, describeValue } from '../validate.ts'
 import { DEFAULT_PREFIX, isKeyPrefix, KeyLayout, type KvKey, type KvLike } from './kv.ts'
-import { backoffScheduleFor, DENO_KV_LIMITS, type QueuedTask, serialisedSizeBound, tooLarge } from './limits.ts'
+import { backoffScheduleFor, DENO_KV_LIMITS, type QueuedTask, serialisedSizeBound, tooLarge, withSpareDelivery } from './limits.ts'
 
 /** Options of `denoKvQueue()`. */
 export interface DenoKvQueueOptions {
@@ -35,7 +35,8 @@ export const checkPrefix = (api: string, prefix: unknown): void => {
 
 /** The value to enqueue for a message, or throws why Deno KV cannot take it. */
 const queuedTaskOf = (api: string, message: TaskMessage, options: Readonly<TaskOptions> | undefined): QueuedTask => {
-  const queued: QueuedTask = { ...message, backoffSchedule: backoffScheduleFor(api, message.task, options) }
+  const own = backoffScheduleFor(api, message.task, options)
+  const queued: QueuedTask = { ...message, retries: own.length, backoffSchedule: withSpareDelivery(own) }
   const bytes = serialisedSizeBound(queued)
   if (bytes > DENO_KV_LIMITS.messageBytes) throw tooLarge(api, message.task, bytes)
   return queued
@@ -86,8 +87,9 @@ const commitOnce = async (kv: KvLike, keys: KeyLayout, values: readonly QueuedTa
 /**
  * Sends durable tasks to a Deno KV queue: all of a request's tasks in one atomic commit (more only
  * past Deno's limits of 100 tasks or 800 KiB), each value the task message `{ task, args, id,
- * enqueuedAt }` with its `backoffSchedule`. A task's `retries` and `retryDelay` become the
- * message's `backoffSchedule` (1 s doubling by default), and its dead letter goes under the
+ * enqueuedAt }` with its `retries` and `backoffSchedule`. A task's `retries` and `retryDelay` become
+ * the message's `backoffSchedule` (1 s doubling by default), plus a spare delivery for a worker
+ * that dies mid-task (while the schedule has room for it), and its dead letter goes under the
  * prefix (`keysIfUndelivered`). A repeated send of one task id within a day is dropped. `add()`
  * refuses a task that asks for more than Deno gives (over 5 retries, over an hour between them, a
  * `retryDelay` function of the error) or whose message is over 64 KiB. `denoKvWorker()` runs them.

@@ -111,7 +111,8 @@ const resolveWorkerOptions = <Env>(options: DenoKvWorkerOptions<Env>) => {
  * definitions the web side uses, with `this.id` (the task's id), `this.attempt` (the delivery
  * count, kept in the KV store), `this.env` and a `signal` aborted on the task's timeout and at
  * `stop()`'s deadline. A failure is thrown back to Deno KV, which retries it per the task's
- * `backoffSchedule` and then writes it under the prefix's dead letters. A message that names a task
+ * `backoffSchedule`; one after the task's last retry is made a dead letter under the prefix at
+ * once (the schedule's spare delivery is kept for a worker that dies mid-task). A message that names a task
  * this worker does not know is retried the same way (a newer worker may know it); one that is not a
  * task message is made a dead letter at once. Each failure's reason and error are kept for
  * `listDeadLetters()`. For Deno.
@@ -179,6 +180,15 @@ export const denoKvWorker = <Env = unknown>(options: DenoKvWorkerOptions<Env>): 
       return
     }
     await callHook(onError, 'onError', settled.error, info, found.message)
+    const retries = (value as Partial<QueuedTask>).retries
+    if (typeof retries === 'number' && attempt > retries) {
+      // The task's own retries are spent: what is left of the schedule is the spare delivery, kept for a worker that dies.
+      const record: FailureRecord = { reason: 'failed', error: storedError(settled.error), attempts: attempt, failedAt: Date.now() }
+      await kv.atomic().set(keys.dead(id), value).set(keys.failure(id), record).commit()
+      console.error(`[background-tasks] durable task "${info.name}" (id ${id}) made a dead letter after attempt ${attempt}`)
+      running.ended(info.name)
+      return
+    }
     await recordFailure(id, 'failed', settled.error, attempt)
     running.ended(info.name)
     // Thrown back to Deno KV, which retries it per its backoffSchedule or makes it a dead letter.

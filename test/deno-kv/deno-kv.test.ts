@@ -174,7 +174,7 @@ describe('denoKvQueue and denoKvWorker on Deno', () => {
       id,
       task: 'doomed',
       args: ['d'],
-      message: { task: 'doomed', args: ['d'], id, enqueuedAt: expect.any(Number), backoffSchedule: [50] },
+      message: { task: 'doomed', args: ['d'], id, enqueuedAt: expect.any(Number), retries: 1, backoffSchedule: [50, 1_000] },
       reason: 'failed',
       error: { name: 'Error', message: 'doomed for good', stack: expect.stringContaining('doomed for good') },
       attempts: 2,
@@ -252,7 +252,7 @@ describe('denoKvQueue and denoKvWorker on Deno', () => {
 describe('a Deno KV worker’s stop()', () => {
   // One store for both stops: the last worker opens it more than 5 s after the first stopped, when
   // Deno would have put back a message whose handler returned but whose outcome close() dropped.
-  it('waits for a running task; at its deadline aborts and names the task, which is delivered again as attempt 2; a message arriving meanwhile goes back unrun', async () => {
+  it('waits for a running task; at its deadline aborts and names the task, which is delivered again as attempt 2 although it has no retries (the spare delivery); a message arriving meanwhile goes back unrun', async () => {
     const { worker } = store()
     const a = await worker()
     a.send('send {"task":"slow","args":["s"]}')
