@@ -71,3 +71,18 @@ export const checkInstrumentation = (api: string, key: string, value: unknown): 
   if (typeof value !== 'object' || value === null) fail(api, `\`${key}\` to be an object like taskTracing() returns`, value)
   for (const hook of ['capture', 'attempt', 'send'] as const) checkFunction(api, `${key}.${hook}`, (value as Record<string, unknown>)[hook])
 }
+
+/** Asserts a queue and a different dead-letter queue, both non-empty strings. */
+export const checkQueueNames = (api: string, queue: unknown, deadLetterQueue: unknown): void => {
+  for (const [key, value] of [
+    ['queue', queue],
+    ['deadLetterQueue', deadLetterQueue],
+  ] as const) {
+    if (typeof value !== 'string' || value === '') {
+      throw new TypeError(`${api}: expected \`${key}\` to be a queue name, got ${describeValue(value)}`)
+    }
+  }
+  if (deadLetterQueue === queue) {
+    throw new TypeError(`${api}: expected \`deadLetterQueue\` to differ from \`queue\`, got "${queue}" for both`)
+  }
+}

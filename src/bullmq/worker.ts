@@ -9,6 +9,7 @@ import {
   checkFunction,
   checkInstrumentation,
   checkOptionsObject,
+  checkQueueNames,
   checkRetryDelay,
   checkTimeout,
   describeValue,
@@ -107,17 +108,7 @@ const resolveWorkerOptions = <Env>(options: BullmqWorkerOptions<Env>) => {
     worker = {},
     instrumentation,
   } = options
-  for (const [key, value] of [
-    ['queue', queue],
-    ['deadLetterQueue', deadLetterQueue],
-  ] as const) {
-    if (typeof value !== 'string' || value === '') {
-      throw new TypeError(`${API}: expected \`${key}\` to be a queue name, got ${describeValue(value)}`)
-    }
-  }
-  if (deadLetterQueue === queue) {
-    throw new TypeError(`${API}: expected \`deadLetterQueue\` to differ from \`queue\`, got "${queue}" for both`)
-  }
+  checkQueueNames(API, queue, deadLetterQueue)
   if (typeof connection !== 'object' || connection === null) {
     throw new TypeError(`${API}: expected \`connection\` to be an ioredis instance or its options, got ${describeValue(connection)}`)
   }

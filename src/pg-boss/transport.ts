@@ -1,7 +1,7 @@
 import type { JobInsert, PgBoss } from 'pg-boss'
 import { GroupCommit } from '../durable/group-commit.ts'
 import type { TaskOptions, TaskSendResult, TaskTransport } from '../types.ts'
-import { checkOptionsObject, describeValue } from '../validate.ts'
+import { checkOptionsObject, checkQueueNames, describeValue } from '../validate.ts'
 import { ensureQueue, QUEUE_SETTINGS } from './queue.ts'
 
 /** The part of a `PgBoss` the transport uses. */
@@ -130,20 +130,5 @@ export const pgBossQueue = (boss: JobBoss, options: PgBossQueueOptions = {}): Ta
       if (jobs.length > 0) for (const [j, result] of (await inserts.send(jobs)).entries()) results[indexes[j]!] = result
       return results
     },
-  }
-}
-
-/** Asserts a queue and a different dead-letter queue, both non-empty strings. */
-export const checkQueueNames = (api: string, queue: unknown, deadLetterQueue: unknown): void => {
-  for (const [key, value] of [
-    ['queue', queue],
-    ['deadLetterQueue', deadLetterQueue],
-  ] as const) {
-    if (typeof value !== 'string' || value === '') {
-      throw new TypeError(`${api}: expected \`${key}\` to be a queue name, got ${describeValue(value)}`)
-    }
-  }
-  if (deadLetterQueue === queue) {
-    throw new TypeError(`${api}: expected \`deadLetterQueue\` to differ from \`queue\`, got "${queue}" for both`)
   }
 }

@@ -3,10 +3,17 @@ import { DeliveredTasks } from '../durable/deliver.ts'
 import { ABANDONED, RunningTasks, type WorkerStopResult, WorkerStopTimeoutError } from '../durable/running.ts'
 import { callHook } from '../reports.ts'
 import type { Task, TaskInfo, TaskInstrumentation, TaskMessage } from '../types.ts'
-import { checkCount, checkFunction, checkInstrumentation, checkOptionsObject, checkTimeout, describeValue } from '../validate.ts'
+import {
+  checkCount,
+  checkFunction,
+  checkInstrumentation,
+  checkOptionsObject,
+  checkQueueNames,
+  checkTimeout,
+  describeValue,
+} from '../validate.ts'
 import { type DeadLetterReason, errorOf, type FailureOutput } from './dead-letter.ts'
 import { ensureQueue } from './queue.ts'
-import { checkQueueNames } from './transport.ts'
 
 /** The part of a `PgBoss` the worker uses. */
 export type WorkerBoss = Pick<PgBoss, 'work' | 'offWork' | 'createQueue' | 'getQueue'>
