@@ -77,8 +77,8 @@ export interface TraceContext {
 export type TaskSendResult = PromiseSettledResult<unknown>
 
 /**
- * Takes durable tasks out of the request, to a queue that outlives it. `cloudflareQueue()` and
- * `bullmqQueue()` are two; another engine only needs `send`.
+ * Takes durable tasks out of the request, to a queue that outlives it. `cloudflareQueue()`,
+ * `bullmqQueue()`, `pgBossQueue()` and `denoKvQueue()` are four; another engine only needs `send`.
  * @example
  * const logTransport: TaskTransport = {
  *   async send(messages) {

@@ -32,6 +32,18 @@ it('every TypeScript snippet in the README and in docs/*.md compiles against the
   await rm(dir, { recursive: true, force: true })
   await mkdir(dir, { recursive: true })
   await Promise.all(snippets.map(({ file, code }) => writeFile(`${dir}${file}`, code.includes('import') ? code : `${code}\nexport {}\n`)))
+  // The Deno KV snippets run on Deno: the little of its namespace they use, typed as Deno types it.
+  await writeFile(
+    `${dir}deno.d.ts`,
+    [
+      'declare namespace Deno {',
+      "  function openKv(path?: string): Promise<import('../../src/deno-kv/kv.ts').KvLike>",
+      '  function serve(options: { port?: number }, handler: (request: Request) => Response | Promise<Response>): { shutdown(): Promise<void> }',
+      "  function addSignalListener(signal: 'SIGTERM' | 'SIGINT', handler: () => void): void",
+      '  function exit(code?: number): never',
+      '}',
+    ].join('\n'),
+  )
   await writeFile(
     `${dir}tsconfig.json`,
     JSON.stringify({
@@ -46,6 +58,8 @@ it('every TypeScript snippet in the README and in docs/*.md compiles against the
           'hono-background-tasks/cloudflare': ['../../src/cloudflare/index.ts'],
           'hono-background-tasks/otel': ['../../src/otel/index.ts'],
           'hono-background-tasks/bullmq': ['../../src/bullmq/index.ts'],
+          'hono-background-tasks/pg-boss': ['../../src/pg-boss/index.ts'],
+          'hono-background-tasks/deno-kv': ['../../src/deno-kv/index.ts'],
           // The 0.1 names, kept as aliases.
           'hono-background-tasks/node': ['../../src/node.ts'],
           'hono-background-tasks/queue': ['../../src/queue/index.ts'],

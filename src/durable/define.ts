@@ -22,10 +22,11 @@ const KNOWN = ['timeout', 'retries', 'retryDelay', 'always', 'transport'] as con
 
 /**
  * Names a task so that it can be durable: with a `transport`, `c.var.tasks.add(task, ...args)`
- * sends `{ task, args, id, enqueuedAt }` to a queue after the response, and `queueConsumer()` or
- * `bullmqWorker()` runs it by this name. Without a transport it runs in-process like any task. Its arguments must
- * be JSON: `add()` throws otherwise. `retries` and `retryDelay` apply in-process and on BullMQ
- * (the job's attempts and backoff); on Cloudflare Queues `max_retries` and the consumer's
+ * sends `{ task, args, id, enqueuedAt }` to a queue, and `queueConsumer()`, `bullmqWorker()`,
+ * `pgBossWorker()` or `denoKvWorker()` runs it by this name. Without a transport it runs in-process
+ * like any task. Its arguments must be JSON: `add()` throws otherwise. `retries` and `retryDelay`
+ * apply in-process, on BullMQ (the job's attempts and backoff), on pg-boss (in whole seconds) and on
+ * Deno KV (at most 5 retries an hour apart); on Cloudflare Queues `max_retries` and the consumer's
  * `retryDelaySeconds` decide. `timeout` applies everywhere.
  * @example
  * export const sendWelcomeEmail = defineTask('sendWelcomeEmail', async function (this: TaskContext<Env>, to: string) {
