@@ -1,5 +1,5 @@
 import { type ConnectionOptions, type Job, Queue, UnrecoverableError, WaitingError, Worker, type WorkerOptions } from 'bullmq'
-import { DeliveredTasks } from '../durable/deliver.ts'
+import { asError, DeliveredTasks, logDeliveryError } from '../durable/deliver.ts'
 import { ABANDONED } from '../durable/running.ts'
 import { callHook } from '../reports.ts'
 import { defaultWorkerRetryDelay, isLastAttempt, type RetryDelay, retryDelayFor } from '../retry.ts'
@@ -80,12 +80,6 @@ const KNOWN = [
   'instrumentation',
 ] as const
 
-const logError = (error: unknown, task: TaskInfo): void => {
-  console.error(`[background-tasks] durable task "${task.name}" (id ${task.id}) failed on attempt ${task.attempt}:`, error)
-}
-
-const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error), { cause: error }))
-
 /** Whether this failure is the job's last: BullMQ will not retry it. */
 const isFinal = (job: Job, error: Error): boolean =>
   error instanceof UnrecoverableError || isLastAttempt(job.attemptsMade, job.opts.attempts)
@@ -104,7 +98,7 @@ const resolveWorkerOptions = <Env>(options: BullmqWorkerOptions<Env>) => {
     env = (globalThis as { process?: { env?: unknown } }).process?.env as Env,
     timeout = false,
     retryDelay = defaultWorkerRetryDelay,
-    onError = logError,
+    onError = logDeliveryError,
     worker = {},
     instrumentation,
   } = options

@@ -1,4 +1,4 @@
-import { DeliveredTasks } from '../durable/deliver.ts'
+import { DeliveredTasks, logDeliveryError } from '../durable/deliver.ts'
 import { callHook } from '../reports.ts'
 import { consumerDelaySeconds, defaultConsumerRetryDelaySeconds, MAX_CONSUMER_DELAY_SECONDS, type RetryDelay } from '../retry.ts'
 import type { Task, TaskInfo, TaskInstrumentation } from '../types.ts'
@@ -56,10 +56,6 @@ export interface QueueConsumerOptions {
   instrumentation?: TaskInstrumentation
 }
 
-const logError = (error: unknown, task: TaskInfo): void => {
-  console.error(`[background-tasks] durable task "${task.name}" (id ${task.id}) failed on attempt ${task.attempt}; retrying:`, error)
-}
-
 /**
  * The Worker's `queue` handler for durable tasks: runs each message's task by name, acks it on
  * success and retries it with backoff on failure. A message that is not a task message, or names
@@ -79,7 +75,7 @@ export const queueConsumer = <Env = unknown>(options: QueueConsumerOptions): ((b
     tasks,
     retryDelaySeconds = defaultConsumerRetryDelaySeconds,
     timeout = false,
-    onError = logError,
+    onError = logDeliveryError,
     instrumentation,
   } = options ?? {}
   const delivered = new DeliveredTasks(api, tasks, 'consumer')

@@ -1,5 +1,5 @@
 import type { Attempt } from '../attempt.ts'
-import { DeliveredTasks } from '../durable/deliver.ts'
+import { asError, DeliveredTasks, logDeliveryError } from '../durable/deliver.ts'
 import { ABANDONED, RunningTasks, type WorkerStopResult, WorkerStopTimeoutError } from '../durable/running.ts'
 import { callHook } from '../reports.ts'
 import type { Task, TaskInfo, TaskInstrumentation, TaskMessage } from '../types.ts'
@@ -72,12 +72,6 @@ const REQUEUE_DELAY_MS = 1_000
 /** A handler that must not settle: Deno KV then keeps its message and delivers it again after the KV store is closed. */
 const never = (): Promise<never> => new Promise<never>(() => {})
 
-const logError = (error: unknown, task: TaskInfo): void => {
-  console.error(`[background-tasks] durable task "${task.name}" (id ${task.id}) failed on attempt ${task.attempt}:`, error)
-}
-
-const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error), { cause: error }))
-
 /** `Deno.env.toObject()` where Deno is, and env access is allowed. */
 const denoEnv = (): unknown => {
   try {
@@ -93,7 +87,7 @@ const resolveWorkerOptions = <Env>(options: DenoKvWorkerOptions<Env>) => {
     throw new TypeError(`${API}: expected an options object, got ${describeValue(options)}`)
   }
   checkOptionsObject(API, options, KNOWN)
-  const { kv, tasks, prefix = DEFAULT_PREFIX, timeout = false, onError = logError, instrumentation } = options
+  const { kv, tasks, prefix = DEFAULT_PREFIX, timeout = false, onError = logDeliveryError, instrumentation } = options
   if (typeof (kv as KvLike | null)?.listenQueue !== 'function') {
     throw new TypeError(`${API}: expected \`kv\` to be a Deno.Kv (\`await Deno.openKv()\`), got ${describeValue(kv)}`)
   }

@@ -90,3 +90,11 @@ export class DeliveredTasks {
     return { info, context, result }
   }
 }
+
+/** The default `onError` of every durable consumer: the task, its id, the attempt and the error. */
+export const logDeliveryError = (error: unknown, task: TaskInfo): void => {
+  console.error(`[background-tasks] durable task "${task.name}" (id ${task.id}) failed on attempt ${task.attempt}:`, error)
+}
+
+/** A thrown value as an Error, for a queue that records only errors. */
+export const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error), { cause: error }))

@@ -1,5 +1,5 @@
 import type { JobResult, JobWithMetadata, PgBoss, WorkOptions } from 'pg-boss'
-import { DeliveredTasks } from '../durable/deliver.ts'
+import { asError, DeliveredTasks, logDeliveryError } from '../durable/deliver.ts'
 import { ABANDONED, RunningTasks, type WorkerStopResult, WorkerStopTimeoutError } from '../durable/running.ts'
 import { callHook } from '../reports.ts'
 import type { Task, TaskInfo, TaskInstrumentation, TaskMessage } from '../types.ts'
@@ -90,12 +90,6 @@ const API = 'pgBossWorker'
 
 const KNOWN = ['boss', 'queue', 'tasks', 'deadLetterQueue', 'env', 'timeout', 'onError', 'work', 'instrumentation'] as const
 
-const logError = (error: unknown, task: TaskInfo): void => {
-  console.error(`[background-tasks] durable task "${task.name}" (id ${task.id}) failed on attempt ${task.attempt}:`, error)
-}
-
-const asError = (error: unknown): Error => (error instanceof Error ? error : new Error(String(error), { cause: error }))
-
 /** Checks `pgBossWorker()`'s options in the one-line style and fills in the defaults. */
 const resolveWorkerOptions = <Env>(options: PgBossWorkerOptions<Env>) => {
   if (typeof options !== 'object' || options === null) {
@@ -108,7 +102,7 @@ const resolveWorkerOptions = <Env>(options: PgBossWorkerOptions<Env>) => {
     tasks,
     env = (globalThis as { process?: { env?: unknown } }).process?.env as Env,
     timeout = false,
-    onError = logError,
+    onError = logDeliveryError,
     work = {},
     instrumentation,
   } = options
