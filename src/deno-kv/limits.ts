@@ -9,7 +9,13 @@ import type { TaskMessage, TaskOptions } from '../types.ts'
  * // The most a durable task sent to Deno KV may ask for:
  * defineTask('sync', syncAccount, { retries: DENO_KV_LIMITS.retries, retryDelay: DENO_KV_LIMITS.retryDelay })
  */
-export const DENO_KV_LIMITS = Object.freeze({
+export const DENO_KV_LIMITS: Readonly<{
+  retries: number
+  retryDelay: number
+  messageBytes: number
+  commitChecks: number
+  commitBytes: number
+}> = Object.freeze({
   retries: 5,
   retryDelay: 3_600_000,
   messageBytes: 65_536,
