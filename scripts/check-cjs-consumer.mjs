@@ -132,10 +132,13 @@ const { defineTask } = require('hono-background-tasks/durable')
 if (require('hono-background-tasks/queue').queueConsumer !== queueConsumer) throw new Error('the /queue alias does not re-export /cloudflare')
 if (require('hono-background-tasks/node').gracefulShutdown !== gracefulShutdown) throw new Error('the /node alias does not re-export /shutdown')
 const { settled } = require('hono-background-tasks/testing')
-for (const fn of [backgroundTasks, task, queueConsumer, gracefulShutdown, defineTask, settled]) {
+// pg-boss is an optional peer, not installed here: its subpath must load without it.
+const { pgBossQueue } = require('hono-background-tasks/pg-boss')
+const { denoKvQueue } = require('hono-background-tasks/deno-kv')
+for (const fn of [backgroundTasks, task, queueConsumer, gracefulShutdown, defineTask, settled, pgBossQueue, denoKvQueue]) {
   if (typeof fn !== 'function') throw new Error('require() did not return the exports')
 }
-console.log('require() loads every entry point it names, and the 0.1 aliases')
+console.log('require() loads every entry point it names (/pg-boss without pg-boss installed), and the 0.1 aliases')
 `,
   )
   // main.ts uses process: declare it rather than install @types/node.
