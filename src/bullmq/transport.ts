@@ -12,7 +12,14 @@ export interface JobQueue {
   readonly name: string
   add(name: string, data: TaskMessage, opts?: JobsOptions): Promise<unknown>
   /** Used when present (a BullMQ `Queue` has it): the jobs of concurrent requests go in one round trip. */
-  addBulk?(jobs: { name: string; data: TaskMessage; opts?: JobsOptions }[]): Promise<unknown>
+  addBulk?(jobs: BulkJob[]): Promise<unknown>
+}
+
+/** One job of an `addBulk`. */
+interface BulkJob {
+  name: string
+  data: TaskMessage
+  opts?: JobsOptions
 }
 
 /** The most jobs one `addBulk` takes from concurrent requests. */
@@ -81,7 +88,13 @@ export const bullmqQueue = (queue: JobQueue, options: BullmqQueueOptions = {}): 
   if (typeof beforeResponse !== 'boolean') {
     throw new TypeError(`${api}: expected \`beforeResponse\` to be a boolean, got ${describeValue(beforeResponse)}`)
   }
-  const bulk = typeof queue.addBulk === 'function' ? new GroupCommit(queue.addBulk.bind(queue), BULK_LIMIT) : undefined
+  const addBulk = queue.addBulk?.bind(queue)
+  const bulk = addBulk
+    ? new GroupCommit<BulkJob>(async (jobs) => {
+        await addBulk(jobs)
+        return undefined
+      }, BULK_LIMIT)
+    : undefined
   return {
     system: 'bullmq',
     destination: queue.name,

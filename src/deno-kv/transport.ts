@@ -1,3 +1,4 @@
+import { GroupCommit } from '../durable/group-commit.ts'
 import type { TaskMessage, TaskOptions, TaskSendResult, TaskTransport } from '../types.ts'
 import { checkOptionsObject, describeValue } from '../validate.ts'
 import { DEFAULT_PREFIX, isKeyPrefix, KeyLayout, type KvKey, type KvLike } from './kv.ts'
@@ -43,12 +44,11 @@ const queuedTaskOf = (api: string, message: TaskMessage, options: Readonly<TaskO
 }
 
 /** Splits the queued values (by index) into commits within Deno KV's limits: 100 checks, 800 KiB of mutations. */
-const plan = (queued: readonly (QueuedTask | undefined)[]): number[][] => {
+const plan = (queued: readonly QueuedTask[]): number[][] => {
   const commits: number[][] = []
   let current: number[] = []
   let bytes = 0
   for (const [i, value] of queued.entries()) {
-    if (!value) continue
     // The value, the marker and the keys, counted generously.
     const size = serialisedSizeBound(value) + 512
     if (current.length > 0 && (current.length === DENO_KV_LIMITS.commitChecks || bytes + size > DENO_KV_LIMITS.commitBytes)) {
@@ -84,9 +84,31 @@ const commitOnce = async (kv: KvLike, keys: KeyLayout, values: readonly QueuedTa
   }
 }
 
+/** Commits values in as few commits as Deno KV's limits allow; a failed commit refuses only its own values. */
+const commitAll = async (kv: KvLike, keys: KeyLayout, values: readonly QueuedTask[]): Promise<TaskSendResult[]> => {
+  const results: TaskSendResult[] = new Array(values.length)
+  for (const indexes of plan(values)) {
+    let outcome: TaskSendResult
+    try {
+      await commitOnce(
+        kv,
+        keys,
+        indexes.map((i) => values[i]!),
+      )
+      outcome = { status: 'fulfilled', value: undefined }
+    } catch (reason) {
+      // A failed commit wrote none of its tasks; the commits before and after it stand.
+      outcome = { status: 'rejected', reason }
+    }
+    for (const i of indexes) results[i] = outcome
+  }
+  return results
+}
+
 /**
- * Sends durable tasks to a Deno KV queue: all of a request's tasks in one atomic commit (more only
- * past Deno's limits of 100 tasks or 800 KiB), each value the task message `{ task, args, id,
+ * Sends durable tasks to a Deno KV queue in atomic commits: a request's tasks, and those of the
+ * requests that arrive while a commit is in flight, go together in the next (more than one only
+ * past Deno's limits of 100 tasks or 800 KiB per commit), each value the task message `{ task, args, id,
  * enqueuedAt }` with its `retries` and `backoffSchedule`. A task's `retries` and `retryDelay` become
  * the message's `backoffSchedule` (1 s doubling by default), plus a spare delivery for a worker
  * that dies mid-task (while the schedule has room for it), and its dead letter goes under the
@@ -112,6 +134,7 @@ export const denoKvQueue = (kv: KvLike, options: DenoKvQueueOptions = {}): TaskT
   }
   checkPrefix(api, prefix)
   const keys = new KeyLayout([...prefix])
+  const commits = new GroupCommit<QueuedTask>((values) => commitAll(kv, keys, values), DENO_KV_LIMITS.commitChecks)
   return {
     system: 'deno_kv',
     destination: prefix.map(String).join('/'),
@@ -121,29 +144,17 @@ export const denoKvQueue = (kv: KvLike, options: DenoKvQueueOptions = {}): TaskT
     },
     async send(messages, _c, taskOptions) {
       const results: TaskSendResult[] = new Array(messages.length)
-      const queued = messages.map((message, i) => {
+      const values: QueuedTask[] = []
+      const indexes: number[] = []
+      for (const [i, message] of messages.entries()) {
         try {
-          return queuedTaskOf(api, message, taskOptions?.[i])
+          values.push(queuedTaskOf(api, message, taskOptions?.[i]))
+          indexes.push(i)
         } catch (reason) {
           results[i] = { status: 'rejected', reason }
-          return undefined
         }
-      })
-      for (const indexes of plan(queued)) {
-        let outcome: TaskSendResult
-        try {
-          await commitOnce(
-            kv,
-            keys,
-            indexes.map((i) => queued[i]!),
-          )
-          outcome = { status: 'fulfilled', value: undefined }
-        } catch (reason) {
-          // A failed commit wrote none of its tasks; the commits before and after it stand.
-          outcome = { status: 'rejected', reason }
-        }
-        for (const i of indexes) results[i] = outcome
       }
+      if (values.length > 0) for (const [j, result] of (await commits.send(values)).entries()) results[indexes[j]!] = result
       return results
     },
   }

@@ -1,5 +1,7 @@
 import type { TaskSendResult } from '../types.ts'
 
+const ACCEPTED: TaskSendResult = Object.freeze({ status: 'fulfilled', value: undefined })
+
 interface Waiting<Item> {
   readonly items: readonly Item[]
   readonly resolve: (results: TaskSendResult[]) => void
@@ -9,17 +11,18 @@ interface Waiting<Item> {
  * Writes the jobs of concurrent requests in as few round trips as the queue allows (a group
  * commit): a write goes out at once when none is in flight; jobs that arrive while one is wait
  * and go together in the next, up to `max` jobs per write. No timer, so a quiet server sends each
- * request's jobs at once and a busy one sends them in fewer, larger writes. A write is all or
- * nothing: when it fails, every job in it is reported refused, and the next write goes on.
+ * request's jobs at once and a busy one sends them in fewer, larger writes. A write that rejects
+ * refuses all its jobs; one that resolves with a result per job reports each (a write that spans
+ * several commits, say); one that resolves with nothing accepted them all.
  */
 export class GroupCommit<Item> {
-  readonly #write: (items: Item[]) => Promise<unknown>
+  readonly #write: (items: Item[]) => Promise<readonly TaskSendResult[] | undefined>
   readonly #max: number
   readonly #waiting: Waiting<Item>[] = []
   #writing = false
 
-  /** `write` sends jobs in one round trip (BullMQ's `addBulk`, pg-boss's `insert`); `max` bounds one write. */
-  constructor(write: (items: Item[]) => Promise<unknown>, max: number) {
+  /** `write` sends jobs in one round trip (BullMQ's `addBulk`, pg-boss's `insert`, a Deno KV commit); `max` bounds one write. */
+  constructor(write: (items: Item[]) => Promise<readonly TaskSendResult[] | undefined>, max: number) {
     this.#write = write
     this.#max = max
   }
@@ -43,14 +46,18 @@ export class GroupCommit<Item> {
         group.push(next)
         count += next.items.length
       }
-      let outcome: TaskSendResult
+      let results: readonly TaskSendResult[] | undefined
+      let refusal: TaskSendResult | undefined
       try {
-        await this.#write(group.flatMap((waiting) => waiting.items))
-        outcome = { status: 'fulfilled', value: undefined }
+        results = await this.#write(group.flatMap((waiting) => waiting.items))
       } catch (reason) {
-        outcome = { status: 'rejected', reason }
+        refusal = { status: 'rejected', reason }
       }
-      for (const waiting of group) waiting.resolve(waiting.items.map(() => outcome))
+      let offset = 0
+      for (const { items, resolve } of group) {
+        resolve(results ? results.slice(offset, offset + items.length) : items.map(() => refusal ?? ACCEPTED))
+        offset += items.length
+      }
     }
     this.#writing = false
   }

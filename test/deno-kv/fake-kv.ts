@@ -4,6 +4,10 @@ import type { KvAtomicLike, KvEnqueueOptions, KvEntryLike, KvKey, KvLike } from 
 export class FakeKv implements KvLike {
   readonly store = new Map<string, { key: KvKey; value: unknown; versionstamp: string }>()
   readonly commits: { ok: boolean; enqueued: { value: unknown; options?: KvEnqueueOptions }[] }[] = []
+  /** While set, a commit waits for it before it is applied: a test sees what queues up behind a commit in flight. */
+  hold: Promise<void> | undefined
+  /** Commits begun, held or not. */
+  started = 0
   #version = 0
 
   atomic(): KvAtomicLike {
@@ -28,6 +32,8 @@ export class FakeKv implements KvLike {
         return op
       },
       commit: async () => {
+        this.started++
+        await this.hold
         const ok = checks.every((check) => (this.store.get(JSON.stringify(check.key))?.versionstamp ?? null) === check.versionstamp)
         this.commits.push({ ok, enqueued: ok ? enqueued : [] })
         if (ok) {

@@ -1,14 +1,15 @@
 import { serialize } from 'node:v8'
 import { Hono } from 'hono'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { denoKvQueue, denoKvWorker, listDeadLetters } from '../../src/deno-kv/index.ts'
 import { serialisedSizeBound } from '../../src/deno-kv/limits.ts'
 import { defineTask } from '../../src/durable/index.ts'
 import { type BackgroundTasksEnv, backgroundTasks, type TaskMessage } from '../../src/index.ts'
+import { deferred } from '../_support/helpers.ts'
 import { FakeKv } from './fake-kv.ts'
 
 // Unit tests in Node with a stand-in for Deno.Kv: what add() refuses, how a task's retries become a
-// backoffSchedule, and how one request's tasks become one commit. Deno itself is in deno-kv.test.ts.
+// backoffSchedule, and how the tasks of one request, or of concurrent ones, become one commit. Deno itself is in deno-kv.test.ts.
 
 /** Adds `add`'s tasks in one request through denoKvQueue(kv); returns what add() threw, in order. */
 const request = async (kv: FakeKv, add: (tasks: BackgroundTasksEnv['Variables']['tasks']) => void) => {
@@ -107,6 +108,30 @@ describe('denoKvQueue: what add() refuses', () => {
 })
 
 describe('denoKvQueue: what it sends', () => {
+  it('sends the tasks of concurrent requests in one commit while another is in flight, each told its own outcome', async () => {
+    const kv = new FakeKv()
+    const held = deferred()
+    kv.hold = held.promise
+    const transport = denoKvQueue(kv)
+    const message = (task: string): TaskMessage => ({ task, args: [], id: crypto.randomUUID(), enqueuedAt: 1 })
+    const first = transport.send([message('a1')], undefined as never, [{}])
+    await vi.waitFor(() => expect(kv.started).toBe(1))
+    const second = transport.send([message('b1'), message('b2')], undefined as never, [{}, {}])
+    const third = transport.send([message('c1')], undefined as never, [{}])
+    // Nothing else goes while the first commit is in flight.
+    expect(kv.started).toBe(1)
+    held.resolve()
+    kv.hold = undefined
+    const sent = { status: 'fulfilled', value: undefined }
+    expect(await first).toEqual([sent])
+    expect(await second).toEqual([sent, sent])
+    expect(await third).toEqual([sent])
+    expect(kv.commits.map((commit) => commit.enqueued.map(({ value }) => (value as TaskMessage).task))).toEqual([
+      ['a1'],
+      ['b1', 'b2', 'c1'],
+    ])
+  })
+
   it('sends one request’s tasks in one commit, each with its retries as a backoffSchedule and a dead-letter key under the prefix', async () => {
     const kv = new FakeKv()
     const once = defineTask('once', noop)
