@@ -290,7 +290,7 @@ const measureWorkers = async ({ node, postgres, client, script, jobs, rounds }) 
             ),
           ],
           [
-            'bare `boss.work()` with `perJobResults` and `includeMetadata` (what pgBossWorker() asks of pg-boss)',
+            'bare `boss.work()` with `perJobResults` (what pgBossWorker() asks of pg-boss)',
             ...row(
               'bare-results',
               resultsRatios,

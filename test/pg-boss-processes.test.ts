@@ -151,12 +151,12 @@ describeWithPostgres('pg-boss: web and worker processes against a real PostgreSQ
     })
     expect(attempts(a, 'broken', id)).toEqual([1, 2])
     expect(await w.get(`/job/${id}`)).toMatchObject({ state: 'failed' })
-    // Run again from the dead-letter queue: the same task id, the queue's retries (none).
+    // Run again from the dead-letter queue: the same task id and data, so the task's own retry (within the queue's retry limit).
     expect(await (await w.post(`/redrive/${letter!.id}`)).json()).toEqual({ moved: 1 })
-    await expect.poll(() => attempts(a, 'broken', id), { timeout: 10_000 }).toEqual([1, 2, 1])
+    await expect.poll(() => attempts(a, 'broken', id), { timeout: 10_000 }).toEqual([1, 2, 1, 2])
     await expect.poll(dead, { timeout: 10_000 }).toHaveLength(1)
     const [again] = await dead()
-    expect(again).toMatchObject({ reason: 'failed', attempts: 1, error: { message: 'broken on attempt 1' } })
+    expect(again).toMatchObject({ reason: 'failed', attempts: 2, error: { message: 'broken on attempt 2' } })
     expect(again!.jobId).not.toBe(id)
   })
 

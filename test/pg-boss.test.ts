@@ -1,5 +1,5 @@
 import { Hono } from 'hono'
-import type { JobInsert, JobResult, JobWithMetadata } from 'pg-boss'
+import type { Job, JobInsert, JobResult } from 'pg-boss'
 import { afterEach, expect, it, vi } from 'vitest'
 import { defineTask } from '../src/durable/index.ts'
 import { type BackgroundTasksEnv, backgroundTasks, type TaskContext, type TaskMessage } from '../src/index.ts'
@@ -21,7 +21,7 @@ const fakeBoss = ({ hold = false } = {}) => {
   const inserts: JobInsert[][] = []
   const queues = new Map<string, { deadLetter?: string }>()
   let held = deferred()
-  let handler: ((jobs: JobWithMetadata<unknown>[]) => Promise<JobResult[]>) | undefined
+  let handler: ((jobs: Job<unknown>[]) => Promise<JobResult[]>) | undefined
   const offWork = deferred()
   const boss = {
     async getQueue(name: string) {
@@ -58,7 +58,7 @@ const fakeBoss = ({ hold = false } = {}) => {
       held = deferred()
       current.reject(error)
     },
-    handle: (jobs: JobWithMetadata<unknown>[]) => handler!(jobs),
+    handle: (jobs: Job<unknown>[]) => handler!(jobs),
     offWork,
   }
 }
@@ -73,9 +73,28 @@ it('pgBossQueue sends one job per task: its id the task id, its data the message
   await transport.send([a, b, c], undefined as never, [{}, { retries: 2, retryDelay: 1500 }, { retries: 4 }])
   expect(fake.inserts).toEqual([
     [
-      { priority: 5, heartbeatSeconds: 30, id: a.id, data: a, retryLimit: 1, retryDelay: 1, retryBackoff: true, retryDelayMax: 3600 },
-      { priority: 5, heartbeatSeconds: 30, id: b.id, data: b, retryLimit: 3, retryDelay: 2, retryBackoff: false },
-      { priority: 5, heartbeatSeconds: 30, id: c.id, data: c, retryLimit: 5, retryDelay: 1, retryBackoff: true, retryDelayMax: 3600 },
+      // The data says the task's own retries; retryLimit has one more, the spare delivery.
+      {
+        priority: 5,
+        heartbeatSeconds: 30,
+        id: a.id,
+        data: { ...a, retries: 0 },
+        retryLimit: 1,
+        retryDelay: 1,
+        retryBackoff: true,
+        retryDelayMax: 3600,
+      },
+      { priority: 5, heartbeatSeconds: 30, id: b.id, data: { ...b, retries: 2 }, retryLimit: 3, retryDelay: 2, retryBackoff: false },
+      {
+        priority: 5,
+        heartbeatSeconds: 30,
+        id: c.id,
+        data: { ...c, retries: 4 },
+        retryLimit: 5,
+        retryDelay: 1,
+        retryBackoff: true,
+        retryDelayMax: 3600,
+      },
     ],
   ])
   // The dead-letter queue first, then the queue that names it; once.
@@ -226,9 +245,9 @@ it('pgBossWorker refuses a queue that sends its dead letters elsewhere', async (
   )
 })
 
-/** A job as pg-boss hands it to a `perJobResults` handler. */
-const job = (data: unknown, retryCount: number, retryLimit: number, id: string = crypto.randomUUID()) =>
-  ({ id, data, retryCount, retryLimit, signal: new AbortController().signal }) as JobWithMetadata<unknown>
+/** A job as pg-boss hands it to a `perJobResults` handler: `retries` is what pgBossQueue() puts in its data. */
+const job = (data: object, retryCount: number, retries: number, id: string = crypto.randomUUID()) =>
+  ({ id, data: { ...data, retries }, retryCount, signal: new AbortController().signal }) as Job<unknown>
 
 it('pgBossWorker completes, retries or dead-letters each job of a batch with the reason and the error', async () => {
   const fake = fakeBoss()
@@ -251,12 +270,12 @@ it('pgBossWorker completes, retries or dead-letters each job of a batch with the
   const retry = message('flaky', ['retry'])
   const last = message('flaky', ['last'])
   const jobs = [
-    job(ok, 0, 1),
-    job(retry, 0, 3),
-    job(last, 2, 3),
-    job({ task: 'ghost', args: [], id: 'g', enqueuedAt: 1 }, 0, 3),
-    job({ task: 'ghost', args: [], id: 'g2', enqueuedAt: 1 }, 2, 3),
-    job({ nope: true }, 0, 3),
+    job(ok, 0, 0),
+    job(retry, 0, 2),
+    job(last, 2, 2),
+    job({ task: 'ghost', args: [], id: 'g', enqueuedAt: 1 }, 0, 2),
+    job({ task: 'ghost', args: [], id: 'g2', enqueuedAt: 1 }, 2, 2),
+    job({ nope: true }, 0, 2),
   ]
   const results = await fake.handle(jobs)
   const stripped = results.map(({ id, status, output }) => {

@@ -1,4 +1,4 @@
-import { DeliveredTasks, logDeliveryError } from '../durable/deliver.ts'
+import { DeliveredTasks } from '../durable/deliver.ts'
 import { callHook } from '../reports.ts'
 import { consumerDelaySeconds, defaultConsumerRetryDelaySeconds, MAX_CONSUMER_DELAY_SECONDS, type RetryDelay } from '../retry.ts'
 import type { Task, TaskInfo, TaskInstrumentation } from '../types.ts'
@@ -56,6 +56,11 @@ export interface QueueConsumerOptions {
   instrumentation?: TaskInstrumentation
 }
 
+// The queue redelivers every failed message, up to its max_retries (then its dead-letter queue).
+const logError = (error: unknown, task: TaskInfo): void => {
+  console.error(`[background-tasks] durable task "${task.name}" (id ${task.id}) failed on attempt ${task.attempt}; retrying:`, error)
+}
+
 /**
  * The Worker's `queue` handler for durable tasks: runs each message's task by name, acks it on
  * success and retries it with backoff on failure. A message that is not a task message, or names
@@ -75,7 +80,7 @@ export const queueConsumer = <Env = unknown>(options: QueueConsumerOptions): ((b
     tasks,
     retryDelaySeconds = defaultConsumerRetryDelaySeconds,
     timeout = false,
-    onError = logDeliveryError,
+    onError = logError,
     instrumentation,
   } = options ?? {}
   const delivered = new DeliveredTasks(api, tasks, 'consumer')

@@ -66,8 +66,8 @@ const readOutput = (output: unknown): { reason: DeadLetterReason; error: Failure
 /**
  * Lists the jobs in a dead-letter queue, oldest first, with why each is there and its last error.
  * Run one again once its cause is fixed with pg-boss's `redrive()`: it goes back to its queue as a
- * new job with the same data (so the same `this.id`) and the queue's retries. The task must stay
- * idempotent.
+ * new job with the same data (so the same `this.id` and the task's own retries, within the queue's
+ * retry limit of two deliveries). The task must stay idempotent.
  * @example
  * for (const letter of await readDeadLetters(boss, { deadLetterQueue: 'tasks-dead' })) {
  *   console.log(`${letter.task} (id ${letter.jobId}) ${letter.reason} after ${letter.attempts} attempts: ${letter.error.message}`)

@@ -6,7 +6,7 @@ export type QueueBoss = Pick<PgBoss, 'createQueue' | 'getQueue'>
 /**
  * The settings both sides create the queue with, so that whichever starts first makes the same
  * queue. Jobs from `pgBossQueue()` carry their own retries; these apply to jobs sent another way
- * and to a dead letter run again with `boss.redrive()`: one run plus one spare delivery, 1 s
+ * and to a dead letter run again with `boss.redrive()`: two deliveries at most, 1 s
  * doubling backoff (at most an hour), and a 30 s heartbeat that a dead worker stops.
  */
 export const QUEUE_SETTINGS = Object.freeze({

@@ -1,6 +1,6 @@
 import type { JobInsert, PgBoss } from 'pg-boss'
 import { GroupCommit } from '../durable/group-commit.ts'
-import type { TaskOptions, TaskSendResult, TaskTransport } from '../types.ts'
+import type { TaskMessage, TaskOptions, TaskSendResult, TaskTransport } from '../types.ts'
 import { checkOptionsObject, checkQueueNames, describeValue } from '../validate.ts'
 import { ensureQueue, QUEUE_SETTINGS } from './queue.ts'
 
@@ -9,6 +9,9 @@ export type JobBoss = Pick<PgBoss, 'insert' | 'createQueue' | 'getQueue'>
 
 /** Job options that come from the task and cannot be set in `jobOptions`. */
 const FROM_THE_TASK = ['id', 'data', 'retryLimit', 'retryDelay', 'retryBackoff', 'retryDelayMax', 'deadLetter'] as const
+
+/** A job's data: the task message, and the task's own retries (the job's `retryLimit` is one more: the spare delivery). */
+export type PgBossJobData = TaskMessage & { readonly retries: number }
 
 /** What `jobOptions` may set: pg-boss job options other than those the task decides. */
 export type PgBossJobOptions = Omit<JobInsert, (typeof FROM_THE_TASK)[number]>
@@ -124,7 +127,9 @@ export const pgBossQueue = (boss: JobBoss, options: PgBossQueueOptions = {}): Ta
           results[i] = { status: 'rejected', reason }
           continue
         }
-        jobs.push({ ...base, ...retryOptionsFor(taskOptions?.[i]), id: message.id, data: message })
+        // The data carries the task's own retries: the worker dead-letters a task failure after them itself.
+        const data: PgBossJobData = { ...message, retries: taskOptions?.[i]?.retries ?? 0 }
+        jobs.push({ ...base, ...retryOptionsFor(taskOptions?.[i]), id: message.id, data })
         indexes.push(i)
       }
       if (jobs.length > 0) for (const [j, result] of (await inserts.send(jobs)).entries()) results[indexes[j]!] = result

@@ -1,4 +1,4 @@
-import type { JobResult, JobWithMetadata, PgBoss, WorkOptions } from 'pg-boss'
+import type { Job, JobResult, PgBoss, WorkOptions } from 'pg-boss'
 import { asError, DeliveredTasks, logDeliveryError } from '../durable/deliver.ts'
 import { ABANDONED, RunningTasks, type WorkerStopResult, WorkerStopTimeoutError } from '../durable/running.ts'
 import { callHook } from '../reports.ts'
@@ -14,6 +14,7 @@ import {
 } from '../validate.ts'
 import { type DeadLetterReason, errorOf, type FailureOutput } from './dead-letter.ts'
 import { ensureQueue } from './queue.ts'
+import type { PgBossJobData } from './transport.ts'
 
 /** The part of a `PgBoss` the worker uses. */
 export type WorkerBoss = Pick<PgBoss, 'work' | 'offWork' | 'createQueue' | 'getQueue'>
@@ -50,7 +51,7 @@ export interface PgBossWorkerOptions<Env = unknown> {
    * dead-lettered.
    * @default logs the task, its id, the attempt and the error with `console.error`
    */
-  onError?: (error: unknown, task: TaskInfo, job: JobWithMetadata<TaskMessage>) => void | Promise<void>
+  onError?: (error: unknown, task: TaskInfo, job: Job<TaskMessage>) => void | Promise<void>
   /**
    * More pg-boss `work()` options: `pollingIntervalSeconds` (how long an idle worker waits before
    * it looks again; 2 s by default), `localConcurrency` (how many jobs run at once, each fetched on
@@ -166,22 +167,23 @@ export const pgBossWorker = async <Env = unknown>(options: PgBossWorkerOptions<E
   const running = new RunningTasks()
   let stopping: Promise<WorkerStopResult> | undefined
 
-  const settle = (job: JobWithMetadata<unknown>, status: JobResult['status'], reason: FailureOutput['reason'], error: Error): JobResult => {
+  const settle = (job: Job<unknown>, status: JobResult['status'], reason: FailureOutput['reason'], error: Error): JobResult => {
     const output: FailureOutput = { reason, error: errorOf(error), attempt: job.retryCount + 1 }
     return { id: job.id, status, output }
   }
 
   /** A failure that ends the job (its last delivery, or malformed) goes straight to the dead-letter queue. */
-  const failed = (job: JobWithMetadata<unknown>, reason: DeadLetterReason, error: Error, final: boolean): JobResult => {
+  const failed = (job: Job<unknown>, reason: DeadLetterReason, error: Error, final: boolean): JobResult => {
     if (final)
       console.error(`[background-tasks] job ${job.id} on queue "${queue}" moved to the dead-letter queue "${deadLetterQueue}" (${reason})`)
     return settle(job, final ? 'deadletter' : 'failed', reason, error)
   }
 
-  const runJob = async (job: JobWithMetadata<unknown>): Promise<JobResult> => {
+  const runJob = async (job: Job<unknown>): Promise<JobResult> => {
     const attempt = job.retryCount + 1
-    // The job's retryLimit is the task's retries plus the spare delivery (see retryOptionsFor).
-    const final = attempt >= job.retryLimit
+    // The job's retryLimit is the task's retries plus the spare delivery, which is kept for a worker that dies.
+    const retries = (job.data as Partial<PgBossJobData> | null)?.retries
+    const final = attempt > (typeof retries === 'number' ? retries : 0)
     const found = delivered.lookUp(job.data)
     if (!found.ok) {
       const error = new Error(`job ${job.id} on queue "${queue}" ${found.problem}; not run`)
@@ -204,7 +206,7 @@ export const pgBossWorker = async <Env = unknown>(options: PgBossWorkerOptions<E
         running.ended(info.name)
         return { id: job.id, status: 'completed' }
       }
-      await callHook(onError, 'onError', settled.error, info, job as JobWithMetadata<TaskMessage>)
+      await callHook(onError, 'onError', settled.error, info, job as Job<TaskMessage>)
       running.ended(info.name)
       return failed(job, 'failed', asError(settled.error), final)
     } finally {
@@ -212,7 +214,8 @@ export const pgBossWorker = async <Env = unknown>(options: PgBossWorkerOptions<E
     }
   }
 
-  const id = await boss.work(queue, { ...work, perJobResults: true, includeMetadata: true }, (jobs) => Promise.all(jobs.map(runJob)))
+  // No includeMetadata: it costs pg-boss a wider row per job, and the job's data says its retries.
+  const id = await boss.work(queue, { ...work, perJobResults: true }, (jobs) => Promise.all(jobs.map(runJob)))
   return {
     queue,
     id,

@@ -53,7 +53,7 @@ else if (variant === 'hand') {
   const options = { heartbeatSeconds: QUEUE_SETTINGS.heartbeatSeconds, ...retryOptionsFor(undefined) }
   app.get('/', async (c) => {
     const id = crypto.randomUUID()
-    await boss.send(queue, { task: 'noop', args: [], id, enqueuedAt: Date.now() }, { ...options, id })
+    await boss.send(queue, { task: 'noop', args: [], id, enqueuedAt: Date.now(), retries: 0 }, { ...options, id })
     return c.json(BODY)
   })
 } else if (variant === 'ours') {

@@ -2,7 +2,7 @@
 // (inserts TOTAL no-op jobs as pgBossQueue() inserts them, in inserts of 1,000, then prints
 // `{"ready":true}` and waits to be stopped), `ours` (pgBossWorker() with the no-op task), `bare` / `bare2` (a plain `boss.work()`
 // calling the same function, with the same work options WORK, a JSON object), `bare-results` (the same
-// with the options pgBossWorker() adds: `perJobResults` and `includeMetadata`, a result per job). A worker prints
+// with the option pgBossWorker() adds: `perJobResults`, a result per job). A worker prints
 // `{"ready":true}` once it polls; when it has run TOTAL jobs it waits until Postgres has them all
 // completed and writes `{ first, at, cpu }` to RESULT_FILE: when its first job started, when the last
 // completion was seen, and its CPU time in between (µs). PG_HOST is the socket's folder.
@@ -36,7 +36,7 @@ if (variant === 'fill') {
   for (let i = 0; i < total; i += 1000) {
     const jobs = Array.from({ length: Math.min(1000, total - i) }, () => {
       const id = crypto.randomUUID()
-      return { ...options, id, data: { task: 'noop', args: [], id, enqueuedAt: Date.now() } }
+      return { ...options, id, data: { task: 'noop', args: [], id, enqueuedAt: Date.now(), retries: 0 } }
     })
     await boss.insert(queue, jobs)
   }
@@ -89,7 +89,7 @@ if (variant === 'ours') {
   })
 } else if (variant === 'bare-results') {
   // The options pgBossWorker() adds to work(): each job settled by its own result, jobs with their metadata.
-  await boss.work(queue, { ...work, perJobResults: true, includeMetadata: true }, async (jobs) =>
+  await boss.work(queue, { ...work, perJobResults: true }, async (jobs) =>
     jobs.map((job) => {
       started()
       noopFn(...job.data.args)
