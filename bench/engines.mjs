@@ -149,7 +149,7 @@ export const ENGINES = {
       ['hand', 'handler awaits `kv.enqueue()` itself', 'hand'],
       ['hand2', 'the same again (A/A control)', 'hand'],
       ['hand-atomic', 'atomic commit by hand: handler awaits the transport’s commit (marker check + set, enqueue)', 'hand-atomic'],
-      ['ours', '`denoKvQueue()`, before the response (one atomic commit per request)', 'ours'],
+      ['ours', '`denoKvQueue()`, before the response (atomic commits shared)', 'ours'],
     ],
     async start() {
       if (!binaries.deno) throw new Error('the deno binary is not in node_modules (the npm package `deno`): `npm install`')
@@ -339,13 +339,13 @@ const ENGINE_NOTES = {
 const sameWriteTarget = (engine, results, noise) => {
   const ratio = results.map((r) => r.ours.rps / r[engine.sameWrite].rps)
   const label = engine.variants.find(([id]) => id === engine.sameWrite)[1].split(':')[0]
-  const pass = median(ratio) + noise >= 1
+  const pass = median(ratio) - noise >= 1
   return {
     what: `${engine.title}: the transport vs the same write by hand (${label})`,
     wanted: '>= 1.00 req/s',
     measured: `${fmt.ratio(median(ratio))} [${fmt.range(ratio)}] (A/A noise ±${noise.toFixed(3)})`,
     pass,
-    ...(pass || median(ratio) + noise < 0.97 ? {} : { verdict: 'inconclusive' }),
+    ...(pass || median(ratio) + noise < 1 ? {} : { verdict: 'inconclusive' }),
   }
 }
 
@@ -388,8 +388,9 @@ const measureEngine = async (id, engine, { rounds, duration, connections, genera
     const cpuRatios = (variant) => results.map((r) => r[variant].cpuPerRequest / r.hand.cpuPerRequest)
     const noise = Math.abs(1 - median(ratios('hand2')))
     const oursRatio = median(ratios('ours'))
-    const pass = oursRatio + noise >= 1
-    const missed = oursRatio + noise < 0.97
+    // Met when even the ratio moved against it by the A/A noise clears 1; missed when even moved in its favour it does not.
+    const pass = oursRatio - noise >= 1
+    const missed = oursRatio + noise < 1
     const perTrip = (variant) => {
       const trips = results.reduce((sum, r) => sum + r[variant].trips, 0)
       return trips ? results.reduce((sum, r) => sum + r[variant].jobs, 0) / trips : undefined
