@@ -31,8 +31,8 @@ export interface QueuedTask extends TaskMessage {
   readonly backoffSchedule: number[]
 }
 
-/** The wait before the spare delivery, after Deno KV's own 5 s timeout on a dead worker's message. */
-export const SPARE_DELIVERY_MS = 1_000
+/** No wait before the spare delivery: Deno KV's own 5 s timeout on a dead worker's message has passed already. */
+export const SPARE_DELIVERY_MS = 0
 
 /**
  * The schedule a task is sent with: its own retries, then a spare delivery while Deno KV allows

@@ -148,10 +148,10 @@ describe('denoKvQueue: what it sends', () => {
     const enqueued = kv.commits[0]!.enqueued
     expect(enqueued.map(({ value, options }) => [(value as TaskMessage).task, options?.backoffSchedule])).toEqual([
       // The task's own retries, then a spare delivery for a worker that dies mid-task, while Deno allows one more step.
-      ['once', [1_000]],
+      ['once', [0]],
       ['defaults', [1_000, 2_000, 4_000, 8_000, 16_000]],
-      ['fixed', [50, 50, 1_000]],
-      ['growing', [200, 300, 400, 1_000]],
+      ['fixed', [50, 50, 0]],
+      ['growing', [200, 300, 400, 0]],
     ])
     expect(enqueued.map(({ value }) => (value as { retries: number }).retries)).toEqual([0, 5, 2, 3])
     for (const { value, options } of enqueued) {
