@@ -94,3 +94,14 @@ it('reports what a write says of each job, when it says so, to the request each 
   ])
   expect(await third).toEqual([{ status: 'fulfilled', value: undefined }])
 })
+
+it('refuses every job of a write that gives a result too few, rather than leave one unreported', async () => {
+  const { writes, commit } = recorder()
+  const sent = commit.send(['a1', 'a2'])
+  writes[0]!.done.resolve([{ status: 'fulfilled', value: undefined }])
+  const refusal = new TypeError('GroupCommit: the write gave 1 results for 2 jobs; expected one per job')
+  expect(await sent).toEqual([
+    { status: 'rejected', reason: refusal },
+    { status: 'rejected', reason: refusal },
+  ])
+})

@@ -306,6 +306,19 @@ it('pgBossWorker completes, retries or dead-letters each job of a batch with the
   expect(errors).toEqual(['flaky 1 retry failed', 'flaky 3 last failed'])
 })
 
+it('pgBossWorker leaves a job whose data does not say its retries (sent another way) to the job’s retryLimit', async () => {
+  const fake = fakeBoss()
+  vi.spyOn(console, 'error').mockImplementation(() => {})
+  const broken = defineTask('broken', () => {
+    throw new Error('broken')
+  })
+  await pgBossWorker({ boss: fake.boss, tasks: [broken], onError: () => {} })
+  const bare = { id: crypto.randomUUID(), data: message('broken'), retryCount: 4, signal: new AbortController().signal } as Job<unknown>
+  const [result] = await fake.handle([bare])
+  // Not 'deadletter': pg-boss decides from the job's own retryLimit, and dead-letters it when that is spent.
+  expect(result).toMatchObject({ id: bare.id, status: 'failed', output: { reason: 'failed', attempt: 5 } })
+})
+
 it('pgBossWorker stop() names the task still running at its deadline, aborts its signal and hands its job back', async () => {
   const fake = fakeBoss()
   const release = deferred()

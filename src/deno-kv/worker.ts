@@ -129,11 +129,12 @@ export const denoKvWorker = <Env = unknown>(options: DenoKvWorkerOptions<Env>): 
 
   /** Counts a delivery of `id` and returns its number: 1 for the first. */
   const countAttempt = async (id: string): Promise<number> => {
-    for (let round = 0; ; round++) {
+    // A compare-and-set on one key: it fails only while another delivery of the same id counts, so it ends.
+    for (;;) {
       const entry = await kv.get(keys.attempts(id))
       const attempt = (typeof entry.value === 'number' ? entry.value : 0) + 1
       const op = kv.atomic().check({ key: keys.attempts(id), versionstamp: entry.versionstamp })
-      if ((await op.set(keys.attempts(id), attempt, { expireIn: ATTEMPTS_MS }).commit()).ok || round === 4) return attempt
+      if ((await op.set(keys.attempts(id), attempt, { expireIn: ATTEMPTS_MS }).commit()).ok) return attempt
     }
   }
 

@@ -50,7 +50,11 @@ export class GroupCommit<Item> {
       let refusal: TaskSendResult | undefined
       try {
         results = await this.#write(group.flatMap((waiting) => waiting.items))
+        if (results && results.length !== count) {
+          throw new TypeError(`GroupCommit: the write gave ${results.length} results for ${count} jobs; expected one per job`)
+        }
       } catch (reason) {
+        results = undefined
         refusal = { status: 'rejected', reason }
       }
       let offset = 0

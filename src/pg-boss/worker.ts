@@ -182,8 +182,9 @@ export const pgBossWorker = async <Env = unknown>(options: PgBossWorkerOptions<E
   const runJob = async (job: Job<unknown>): Promise<JobResult> => {
     const attempt = job.retryCount + 1
     // The job's retryLimit is the task's retries plus the spare delivery, which is kept for a worker that dies.
+    // A job sent another way, whose data does not say its retries, is left to its retryLimit.
     const retries = (job.data as Partial<PgBossJobData> | null)?.retries
-    const final = attempt > (typeof retries === 'number' ? retries : 0)
+    const final = typeof retries === 'number' && attempt > retries
     const found = delivered.lookUp(job.data)
     if (!found.ok) {
       const error = new Error(`job ${job.id} on queue "${queue}" ${found.problem}; not run`)
