@@ -11,7 +11,7 @@ import { benchDir, cacheDir } from './lib/paths.mjs'
 import { binaries, killAll, startServer } from './lib/proc.mjs'
 import { hasRedis, redisVersion, startRedis } from './lib/redis.mjs'
 import { environment, runAlone } from './lib/report.mjs'
-import { fmt, median, percentile, rotate } from './lib/stats.mjs'
+import { fmt, median, noiseJudgedTarget, percentile, rotate, workerRow } from './lib/stats.mjs'
 
 const VARIANTS = [
   ['bare', 'bare Hono'],
@@ -178,17 +178,8 @@ export const bullmq = async ({
         `[bullmq] worker round ${round + 1}/${workerRounds}: ${WORKERS.map((v) => `${v} ${fmt.int(rate[v])} jobs/s, ${cpu[v].toFixed(0)} µs CPU/job`).join('; ')}`,
       )
     }
-    const workerRatio = median(workerRatios)
     const workerNoise = Math.abs(1 - median(aaRatios))
-    const workerPass = workerRatio - workerNoise >= 0.9
-    const workerMissed = workerRatio + workerNoise < 0.9
-    const workerRow = (variant, rateRatios, cpuRatiosOf) => [
-      fmt.int(median(throughput[variant])),
-      throughput[variant].map(fmt.int).join(', '),
-      `${median(cpuPerJob[variant]).toFixed(0)} µs`,
-      rateRatios ? `${fmt.ratio(median(rateRatios))} [${fmt.range(rateRatios)}]` : '1',
-      cpuRatiosOf ? `${fmt.ratio(median(cpuRatiosOf))} [${fmt.range(cpuRatiosOf)}]` : '1',
-    ]
+    const row = workerRow(throughput, cpuPerJob)
 
     return {
       id: 'bullmq',
@@ -227,11 +218,11 @@ export const bullmq = async ({
           caption: `Worker throughput: ${fmt.int(jobs)} no-op jobs pre-filled (the data and options \`bullmqQueue()\` sends), one worker process per round, concurrency ${concurrency}, from the first job's start to the last completion, and the worker process's CPU time over that span per job; ${workerRounds} rounds in rotating order, with a second bare Worker as the A/A control:`,
           headers: ['Worker', 'jobs/s (median)', 'rounds', 'CPU/job (median)', 'jobs/s ratio to bare', 'CPU/job ratio to bare'],
           rows: [
-            ['bullmqWorker() running the task by name', ...workerRow('ours', workerRatios, cpuRatios)],
-            ['bare BullMQ Worker calling the same function', ...workerRow('bare')],
+            ['bullmqWorker() running the task by name', ...row('ours', workerRatios, cpuRatios)],
+            ['bare BullMQ Worker calling the same function', ...row('bare')],
             [
               'bare BullMQ Worker again (A/A control)',
-              ...workerRow(
+              ...row(
                 'bare2',
                 aaRatios,
                 cpuPerJob.bare2.map((c, i) => c / cpuPerJob.bare[i]),
@@ -247,13 +238,7 @@ export const bullmq = async ({
           measured: results.map((r) => `${r.durable.queued}/${r.durable.requests}`).join(', '),
           pass: results.every((r) => r.durable.queued >= r.durable.requests),
         },
-        {
-          what: 'BullMQ worker throughput, bullmqWorker() vs a bare Worker',
-          wanted: '>= 0.90',
-          measured: `${fmt.ratio(workerRatio)} [${fmt.range(workerRatios)}] (A/A noise ±${workerNoise.toFixed(3)})`,
-          pass: workerPass,
-          ...(workerPass || workerMissed ? {} : { verdict: 'inconclusive' }),
-        },
+        noiseJudgedTarget('BullMQ worker throughput, bullmqWorker() vs a bare Worker', workerRatios, 0.9, workerNoise),
         {
           what: 'BullMQ worker CPU per no-op job, bullmqWorker() vs a bare Worker',
           wanted: '<= 1.11 (0.9x throughput when CPU-bound)',

@@ -18,7 +18,7 @@ import { benchDir, cacheDir, root } from './lib/paths.mjs'
 import { binaries, killAll, startServer } from './lib/proc.mjs'
 import { hasRedis, redisVersion, startRedis } from './lib/redis.mjs'
 import { environment, runAlone } from './lib/report.mjs'
-import { fmt, median, rotate } from './lib/stats.mjs'
+import { fmt, median, noiseJudgedTarget, rotate, workerRow } from './lib/stats.mjs'
 
 /**
  * Bundles a server of bench/servers/engines: the library from src/, packages from node_modules (for
@@ -259,17 +259,8 @@ const measureWorkers = async ({ node, postgres, client, script, jobs, rounds }) 
     )
   }
   await client.query('DELETE FROM pgboss.job WHERE name = $1', [queue])
-  const workerRatio = median(workerRatios)
   const noise = Math.abs(1 - median(aaRatios))
-  const pass = workerRatio - noise >= 0.9
-  const missed = workerRatio + noise < 0.9
-  const row = (variant, rateRatios, cpuRatiosOf) => [
-    fmt.int(median(throughput[variant])),
-    throughput[variant].map(fmt.int).join(', '),
-    `${median(cpuPerJob[variant]).toFixed(0)} µs`,
-    rateRatios ? `${fmt.ratio(median(rateRatios))} [${fmt.range(rateRatios)}]` : '1',
-    cpuRatiosOf ? `${fmt.ratio(median(cpuRatiosOf))} [${fmt.range(cpuRatiosOf)}]` : '1',
-  ]
+  const row = workerRow(throughput, cpuPerJob)
   const work = Object.entries(PG_BOSS_WORK)
     .map(([k, v]) => `${k} ${v}`)
     .join(', ')
@@ -301,13 +292,7 @@ const measureWorkers = async ({ node, postgres, client, script, jobs, rounds }) 
       },
     ],
     targets: [
-      {
-        what: 'pg-boss worker throughput, pgBossWorker() vs a bare work()',
-        wanted: '>= 0.90',
-        measured: `${fmt.ratio(workerRatio)} [${fmt.range(workerRatios)}] (A/A noise ±${noise.toFixed(3)})`,
-        pass,
-        ...(pass || missed ? {} : { verdict: 'inconclusive' }),
-      },
+      noiseJudgedTarget('pg-boss worker throughput, pgBossWorker() vs a bare work()', workerRatios, 0.9, noise),
       {
         what: 'pg-boss worker CPU per no-op job, pgBossWorker() vs a bare work()',
         wanted: '<= 1.11 (0.9x throughput when CPU-bound)',
@@ -337,16 +322,9 @@ const ENGINE_NOTES = {
 
 /** The transport's req/s against the hand-written call that writes what it writes (`engine.sameWrite`). */
 const sameWriteTarget = (engine, results, noise) => {
-  const ratio = results.map((r) => r.ours.rps / r[engine.sameWrite].rps)
+  const ratios = results.map((r) => r.ours.rps / r[engine.sameWrite].rps)
   const label = engine.variants.find(([id]) => id === engine.sameWrite)[1].split(':')[0]
-  const pass = median(ratio) - noise >= 1
-  return {
-    what: `${engine.title}: the transport vs the same write by hand (${label})`,
-    wanted: '>= 1.00 req/s',
-    measured: `${fmt.ratio(median(ratio))} [${fmt.range(ratio)}] (A/A noise ±${noise.toFixed(3)})`,
-    pass,
-    ...(pass || median(ratio) + noise < 1 ? {} : { verdict: 'inconclusive' }),
-  }
+  return noiseJudgedTarget(`${engine.title}: the transport vs the same write by hand (${label})`, ratios, 1, noise, ' req/s')
 }
 
 /** Runs one engine's variants side by side in rotating rounds; returns its section's rows and targets. */
@@ -387,10 +365,6 @@ const measureEngine = async (id, engine, { rounds, duration, connections, genera
     const ratios = (variant) => results.map((r) => r[variant].rps / r.hand.rps)
     const cpuRatios = (variant) => results.map((r) => r[variant].cpuPerRequest / r.hand.cpuPerRequest)
     const noise = Math.abs(1 - median(ratios('hand2')))
-    const oursRatio = median(ratios('ours'))
-    // Met when even the ratio moved against it by the A/A noise clears 1; missed when even moved in its favour it does not.
-    const pass = oursRatio - noise >= 1
-    const missed = oursRatio + noise < 1
     const perTrip = (variant) => {
       const trips = results.reduce((sum, r) => sum + r[variant].trips, 0)
       return trips ? results.reduce((sum, r) => sum + r[variant].jobs, 0) / trips : undefined
@@ -419,13 +393,13 @@ const measureEngine = async (id, engine, { rounds, duration, connections, genera
         ...extra.tables,
       ],
       targets: [
-        {
-          what: `${engine.title}: the transport, before the response, vs the hand-written call in the handler`,
-          wanted: '>= 1.00 req/s',
-          measured: `${fmt.ratio(oursRatio)} [${fmt.range(ratios('ours'))}] (A/A noise ±${noise.toFixed(3)})`,
-          pass,
-          ...(pass || missed ? {} : { verdict: 'inconclusive' }),
-        },
+        noiseJudgedTarget(
+          `${engine.title}: the transport, before the response, vs the hand-written call in the handler`,
+          ratios('ours'),
+          1,
+          noise,
+          ' req/s',
+        ),
         ...(engine.sameWrite ? [sameWriteTarget(engine, results, noise)] : []),
         {
           what: `${engine.title}: web CPU per request, the transport vs the hand-written call`,

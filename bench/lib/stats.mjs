@@ -33,3 +33,30 @@ export const fmt = {
   signedUs: (n) => (Number.isFinite(n) ? `${n >= 0 ? '+' : ''}${n.toFixed(2)} µs` : 'n/a'),
   pass: (ok) => (ok ? 'yes' : '**NO**'),
 }
+
+/**
+ * A target on the median of per-round ratios, judged against the run's A/A noise: met when the
+ * median moved against it by the noise still reaches `wanted`, missed when moved in its favour it
+ * does not, otherwise inconclusive.
+ */
+export const noiseJudgedTarget = (what, ratios, wanted, noise, unit = '') => {
+  const ratio = median(ratios)
+  const pass = ratio - noise >= wanted
+  const missed = ratio + noise < wanted
+  return {
+    what,
+    wanted: `>= ${wanted.toFixed(2)}${unit}`,
+    measured: `${fmt.ratio(ratio)} [${fmt.range(ratios)}] (A/A noise ±${noise.toFixed(3)})`,
+    pass,
+    ...(pass || missed ? {} : { verdict: 'inconclusive' }),
+  }
+}
+
+/** A worker-throughput table's row maker: jobs/s (median and per round), CPU per job, and both ratios to the bare worker. */
+export const workerRow = (throughput, cpuPerJob) => (variant, rateRatios, cpuRatiosOf) => [
+  fmt.int(median(throughput[variant])),
+  throughput[variant].map(fmt.int).join(', '),
+  `${median(cpuPerJob[variant]).toFixed(0)} µs`,
+  rateRatios ? `${fmt.ratio(median(rateRatios))} [${fmt.range(rateRatios)}]` : '1',
+  cpuRatiosOf ? `${fmt.ratio(median(cpuRatiosOf))} [${fmt.range(cpuRatiosOf)}]` : '1',
+]
