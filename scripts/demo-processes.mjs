@@ -147,5 +147,24 @@ export const demoProcesses = ({ timeout }) => {
     }
   }
 
-  return { start, kill, fail, finish, onFinish, run }
+  /**
+   * The step every demo proves: registers Ada with the web process (a started child that printed
+   * `listening on <url>`), kills it with SIGKILL the moment its response is in, and prints both;
+   * fails unless the response was a 201.
+   */
+  const registerThenKill = async (web) => {
+    const base = /listening on (http:\/\/\S+)/.exec(web.lines.find((l) => /listening on/.test(l)))[1]
+    const res = await fetch(`${base}/register`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'ada@example.com', name: 'Ada Lovelace' }),
+    })
+    kill(web, 'SIGKILL')
+    console.log(`demo: POST /register -> ${res.status} ${await res.text()}`)
+    const { signal } = await web.exited
+    console.log(`demo: killed the web process (pid ${web.pid}) with SIGKILL right after its response: it exited by ${signal}`)
+    if (res.status !== 201) fail(`expected 201, got ${res.status}`)
+  }
+
+  return { start, kill, fail, finish, onFinish, run, registerThenKill }
 }

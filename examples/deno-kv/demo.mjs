@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url'
 import { demoProcesses } from '../../scripts/demo-processes.mjs'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
-const { start, kill, fail, onFinish, run } = demoProcesses({ timeout: 60_000 })
+const { start, kill, fail, onFinish, run, registerThenKill } = demoProcesses({ timeout: 60_000 })
 
 /** The Deno binary of the npm `deno` dev dependency (or its platform package), else `deno` on the PATH. */
 const denoBinary = () => {
@@ -40,18 +40,7 @@ await run(async () => {
   const runtime = `Deno ${/^deno (\S+)/.exec(version.stdout)?.[1] ?? ''}`.trim()
   console.log(`demo: starting the web process (${runtime}), with no worker`)
   const web = await start('web', command('web'), { cwd: root, env, ready: /listening on/ })
-  const base = /listening on (http:\/\/\S+)/.exec(web.lines.find((l) => /listening on/.test(l)))[1]
-
-  const res = await fetch(`${base}/register`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: 'ada@example.com', name: 'Ada Lovelace' }),
-  })
-  kill(web, 'SIGKILL')
-  console.log(`demo: POST /register -> ${res.status} ${await res.text()}`)
-  const { signal } = await web.exited
-  console.log(`demo: killed the web process (pid ${web.pid}) with SIGKILL right after its response: it exited by ${signal}`)
-  if (res.status !== 201) fail(`expected 201, got ${res.status}`)
+  await registerThenKill(web)
 
   console.log('demo: starting a worker process (Deno), which finds the message when it opens the store; nothing else knows about Ada')
   const worker = await start('worker', command('worker'), { cwd: root, env, ready: /waiting for messages/ })

@@ -12,7 +12,7 @@ import { demoProcesses } from '../../scripts/demo-processes.mjs'
 const here = fileURLToPath(new URL('.', import.meta.url))
 const root = join(here, '../..')
 const bun = process.argv.includes('--bun')
-const { start, kill, fail, onFinish, run } = demoProcesses({ timeout: 60_000 })
+const { start, kill, fail, onFinish, run, registerThenKill } = demoProcesses({ timeout: 60_000 })
 
 /** The web or worker process, on Bun or (bundled by start.mjs) on Node. */
 const command = (role) =>
@@ -43,18 +43,7 @@ await run(async () => {
   const runtime = bun ? 'Bun' : 'Node'
   console.log(`demo: starting the web process (${runtime})`)
   const web = await start('web', command('web'), { cwd: root, env, ready: /listening on/ })
-  const base = /listening on (http:\/\/\S+)/.exec(web.lines.find((l) => /listening on/.test(l)))[1]
-
-  const res = await fetch(`${base}/register`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: 'ada@example.com', name: 'Ada Lovelace' }),
-  })
-  kill(web, 'SIGKILL')
-  console.log(`demo: POST /register -> ${res.status} ${await res.text()}`)
-  const { signal } = await web.exited
-  console.log(`demo: killed the web process (pid ${web.pid}) with SIGKILL right after its response: it exited by ${signal}`)
-  if (res.status !== 201) fail(`expected 201, got ${res.status}`)
+  await registerThenKill(web)
 
   console.log(`demo: starting a worker process (${runtime}); nothing else knows about Ada`)
   const worker = await start('worker', command('worker'), { cwd: root, env, ready: /waiting for jobs/ })

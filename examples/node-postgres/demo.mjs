@@ -10,7 +10,7 @@ import { hasPostgres, POSTGRES_INSTALL, startPostgres } from '../../scripts/post
 import { prepare } from './start.mjs'
 
 const root = fileURLToPath(new URL('../..', import.meta.url))
-const { start, kill, fail, onFinish, run } = demoProcesses({ timeout: 90_000 })
+const { start, kill, fail, onFinish, run, registerThenKill } = demoProcesses({ timeout: 90_000 })
 
 await run(async () => {
   const env = { PORT: '0', HOST: '127.0.0.1' }
@@ -25,18 +25,7 @@ await run(async () => {
   const version = web.node === process.execPath ? process.version : `v${NODE_FOR_PG_BOSS}`
   console.log(`demo: starting the web process (Node ${version}: pg-boss 12 needs Node 22.12 or later)`)
   const server = await start('web', [web.node, web.script], { cwd: root, env, ready: /listening on/ })
-  const base = /listening on (http:\/\/\S+)/.exec(server.lines.find((l) => /listening on/.test(l)))[1]
-
-  const res = await fetch(`${base}/register`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ email: 'ada@example.com', name: 'Ada Lovelace' }),
-  })
-  kill(server, 'SIGKILL')
-  console.log(`demo: POST /register -> ${res.status} ${await res.text()}`)
-  const { signal } = await server.exited
-  console.log(`demo: killed the web process (pid ${server.pid}) with SIGKILL right after its response: it exited by ${signal}`)
-  if (res.status !== 201) fail(`expected 201, got ${res.status}`)
+  await registerThenKill(server)
 
   console.log('demo: starting a worker process; nothing else knows about Ada')
   const running = await start('worker', [worker.node, worker.script], { cwd: root, env, ready: /waiting for jobs/ })
