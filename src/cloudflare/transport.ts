@@ -1,4 +1,5 @@
 import type { Context } from 'hono'
+import { batchesWithin } from '../durable/batches.ts'
 import type { TaskMessage, TaskSendResult, TaskTransport } from '../types.ts'
 import { describeValue } from '../validate.ts'
 
@@ -30,25 +31,13 @@ const tooLarge = (api: string, task: string, bytes: number): RangeError =>
  * 256 KB of JSON. A message over the per-message limit goes in no batch: it is refused alone.
  */
 const plan = (messages: readonly TaskMessage[], results: TaskSendResult[]): number[][] => {
-  const batches: number[][] = []
-  let current: number[] = []
-  let bytes = 0
+  const fitting: [index: number, bytes: number][] = []
   for (const [i, message] of messages.entries()) {
     const size = sizeOf(message)
-    if (size > CLOUDFLARE_LIMITS.messageBytes) {
-      results[i] = { status: 'rejected', reason: tooLarge('cloudflareQueue', message.task, size) }
-      continue
-    }
-    if (current.length > 0 && (current.length === CLOUDFLARE_LIMITS.batchCount || bytes + size > CLOUDFLARE_LIMITS.batchBytes)) {
-      batches.push(current)
-      current = []
-      bytes = 0
-    }
-    current.push(i)
-    bytes += size
+    if (size > CLOUDFLARE_LIMITS.messageBytes) results[i] = { status: 'rejected', reason: tooLarge('cloudflareQueue', message.task, size) }
+    else fitting.push([i, size])
   }
-  if (current.length > 0) batches.push(current)
-  return batches
+  return batchesWithin(fitting, CLOUDFLARE_LIMITS.batchCount, CLOUDFLARE_LIMITS.batchBytes)
 }
 
 /**

@@ -1,3 +1,4 @@
+import { batchesWithin } from '../durable/batches.ts'
 import { GroupCommit } from '../durable/group-commit.ts'
 import type { TaskMessage, TaskOptions, TaskSendResult, TaskTransport } from '../types.ts'
 import { checkOptionsObject, describeValue } from '../validate.ts'
@@ -35,33 +36,22 @@ export const checkPrefix = (api: string, prefix: unknown): void => {
 }
 
 /** The value to enqueue for a message, or throws why Deno KV cannot take it. */
-const queuedTaskOf = (api: string, message: TaskMessage, options: Readonly<TaskOptions> | undefined): QueuedTask => {
+const queuedTaskOf = (api: string, message: TaskMessage, options: Readonly<TaskOptions> | undefined): Sized => {
   const own = backoffScheduleFor(api, message.task, options)
-  const queued: QueuedTask = { ...message, retries: own.length, backoffSchedule: withSpareDelivery(own) }
-  const bytes = serialisedSizeBound(queued)
+  const value: QueuedTask = { ...message, retries: own.length, backoffSchedule: withSpareDelivery(own) }
+  const bytes = serialisedSizeBound(value)
   if (bytes > DENO_KV_LIMITS.messageBytes) throw tooLarge(api, message.task, bytes)
-  return queued
+  return { value, bytes }
 }
 
-/** Splits the queued values (by index) into commits within Deno KV's limits: 100 checks, 800 KiB of mutations. */
-const plan = (queued: readonly QueuedTask[]): number[][] => {
-  const commits: number[][] = []
-  let current: number[] = []
-  let bytes = 0
-  for (const [i, value] of queued.entries()) {
-    // The value, the marker and the keys, counted generously.
-    const size = serialisedSizeBound(value) + 512
-    if (current.length > 0 && (current.length === DENO_KV_LIMITS.commitChecks || bytes + size > DENO_KV_LIMITS.commitBytes)) {
-      commits.push(current)
-      current = []
-      bytes = 0
-    }
-    current.push(i)
-    bytes += size
-  }
-  if (current.length > 0) commits.push(current)
-  return commits
+/** A queued value and the bound of its serialised size, measured once. */
+interface Sized {
+  readonly value: QueuedTask
+  readonly bytes: number
 }
+
+/** The value, the marker and the keys of one task in a commit, counted generously. */
+const COMMIT_OVERHEAD_BYTES = 512
 
 /**
  * Enqueues one commit's values, each once per id: a value whose marker is there already was sent
@@ -85,15 +75,16 @@ const commitOnce = async (kv: KvLike, keys: KeyLayout, values: readonly QueuedTa
 }
 
 /** Commits values in as few commits as Deno KV's limits allow; a failed commit refuses only its own values. */
-const commitAll = async (kv: KvLike, keys: KeyLayout, values: readonly QueuedTask[]): Promise<TaskSendResult[]> => {
+const commitAll = async (kv: KvLike, keys: KeyLayout, values: readonly Sized[]): Promise<TaskSendResult[]> => {
   const results: TaskSendResult[] = new Array(values.length)
-  for (const indexes of plan(values)) {
+  const sizes = values.map(({ bytes }, i) => [i, bytes + COMMIT_OVERHEAD_BYTES] as const)
+  for (const indexes of batchesWithin(sizes, DENO_KV_LIMITS.commitChecks, DENO_KV_LIMITS.commitBytes)) {
     let outcome: TaskSendResult
     try {
       await commitOnce(
         kv,
         keys,
-        indexes.map((i) => values[i]!),
+        indexes.map((i) => values[i]!.value),
       )
       outcome = { status: 'fulfilled', value: undefined }
     } catch (reason) {
@@ -134,7 +125,7 @@ export const denoKvQueue = (kv: KvLike, options: DenoKvQueueOptions = {}): TaskT
   }
   checkPrefix(api, prefix)
   const keys = new KeyLayout([...prefix])
-  const commits = new GroupCommit<QueuedTask>((values) => commitAll(kv, keys, values), DENO_KV_LIMITS.commitChecks)
+  const commits = new GroupCommit<Sized>((values) => commitAll(kv, keys, values), DENO_KV_LIMITS.commitChecks)
   return {
     system: 'deno_kv',
     destination: prefix.map(String).join('/'),
@@ -144,7 +135,7 @@ export const denoKvQueue = (kv: KvLike, options: DenoKvQueueOptions = {}): TaskT
     },
     async send(messages, _c, taskOptions) {
       const results: TaskSendResult[] = new Array(messages.length)
-      const values: QueuedTask[] = []
+      const values: Sized[] = []
       const indexes: number[] = []
       for (const [i, message] of messages.entries()) {
         try {
