@@ -1,5 +1,5 @@
 import type { Task, TaskFunction, TaskOptions } from './types.ts'
-import { checkCount, checkOptionsObject, checkRetryDelay, checkTimeout, describeValue } from './validate.ts'
+import { checkBoolean, checkCount, checkOptionsObject, checkRetryDelay, checkTimeout, describeValue } from './validate.ts'
 
 const TASK_OPTIONS = ['name', 'timeout', 'retries', 'retryDelay', 'always'] as const
 
@@ -13,9 +13,7 @@ export const checkTaskOptions = (api: string, options: TaskOptions | undefined):
   if (options.timeout !== undefined) checkTimeout(api, 'timeout', options.timeout)
   if (options.retries !== undefined) checkCount(api, 'retries', options.retries, 0, 100)
   if (options.retryDelay !== undefined) checkRetryDelay(api, options.retryDelay)
-  if (options.always !== undefined && typeof options.always !== 'boolean') {
-    throw new TypeError(`${api}: expected \`always\` to be a boolean, got ${describeValue(options.always)}`)
-  }
+  if (options.always !== undefined) checkBoolean(api, 'always', options.always)
 }
 
 /**

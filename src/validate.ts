@@ -86,3 +86,8 @@ export const checkQueueNames = (api: string, queue: unknown, deadLetterQueue: un
     throw new TypeError(`${api}: expected \`deadLetterQueue\` to differ from \`queue\`, got "${queue}" for both`)
   }
 }
+
+/** Asserts a boolean option. */
+export const checkBoolean = (api: string, key: string, value: unknown): void => {
+  if (typeof value !== 'boolean') throw new TypeError(`${api}: expected \`${key}\` to be a boolean, got ${describeValue(value)}`)
+}

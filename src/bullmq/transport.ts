@@ -2,7 +2,7 @@ import type { JobsOptions } from 'bullmq'
 import { GroupCommit } from '../durable/group-commit.ts'
 import { attemptsFor } from '../retry.ts'
 import type { TaskMessage, TaskOptions, TaskTransport } from '../types.ts'
-import { checkOptionsObject, describeValue } from '../validate.ts'
+import { checkBoolean, checkOptionsObject, describeValue } from '../validate.ts'
 
 /** The backoff type of jobs sent here: the worker computes the delay from the task's own `retryDelay`. */
 export const BACKOFF_TYPE = 'hono-background-tasks'
@@ -85,9 +85,7 @@ export const bullmqQueue = (queue: JobQueue, options: BullmqQueueOptions = {}): 
       )
     }
   }
-  if (typeof beforeResponse !== 'boolean') {
-    throw new TypeError(`${api}: expected \`beforeResponse\` to be a boolean, got ${describeValue(beforeResponse)}`)
-  }
+  checkBoolean(api, 'beforeResponse', beforeResponse)
   const addBulk = queue.addBulk?.bind(queue)
   const bulk = addBulk
     ? new GroupCommit<BulkJob>(async (jobs) => {

@@ -1,7 +1,7 @@
 import { batchesWithin } from '../durable/batches.ts'
 import { GroupCommit } from '../durable/group-commit.ts'
 import type { TaskMessage, TaskOptions, TaskSendResult, TaskTransport } from '../types.ts'
-import { checkOptionsObject, describeValue } from '../validate.ts'
+import { checkBoolean, checkOptionsObject, describeValue } from '../validate.ts'
 import { DEFAULT_PREFIX, isKeyPrefix, KeyLayout, type KvKey, type KvLike } from './kv.ts'
 import { backoffScheduleFor, DENO_KV_LIMITS, type QueuedTask, serialisedSizeBound, tooLarge, withSpareDelivery } from './limits.ts'
 
@@ -120,9 +120,7 @@ export const denoKvQueue = (kv: KvLike, options: DenoKvQueueOptions = {}): TaskT
   }
   checkOptionsObject(api, options, ['beforeResponse', 'prefix'])
   const { beforeResponse = true, prefix = DEFAULT_PREFIX } = options
-  if (typeof beforeResponse !== 'boolean') {
-    throw new TypeError(`${api}: expected \`beforeResponse\` to be a boolean, got ${describeValue(beforeResponse)}`)
-  }
+  checkBoolean(api, 'beforeResponse', beforeResponse)
   checkPrefix(api, prefix)
   const keys = new KeyLayout([...prefix])
   const commits = new GroupCommit<Sized>((values) => commitAll(kv, keys, values), DENO_KV_LIMITS.commitChecks)

@@ -1,7 +1,7 @@
 import type { JobInsert, PgBoss } from 'pg-boss'
 import { GroupCommit } from '../durable/group-commit.ts'
 import type { TaskMessage, TaskOptions, TaskSendResult, TaskTransport } from '../types.ts'
-import { checkOptionsObject, checkQueueNames, describeValue } from '../validate.ts'
+import { checkBoolean, checkOptionsObject, checkQueueNames, describeValue } from '../validate.ts'
 import { ensureQueue, QUEUE_SETTINGS } from './queue.ts'
 
 /** The part of a `PgBoss` the transport uses. */
@@ -97,9 +97,7 @@ export const pgBossQueue = (boss: JobBoss, options: PgBossQueueOptions = {}): Ta
       )
     }
   }
-  if (typeof beforeResponse !== 'boolean') {
-    throw new TypeError(`${API}: expected \`beforeResponse\` to be a boolean, got ${describeValue(beforeResponse)}`)
-  }
+  checkBoolean(API, 'beforeResponse', beforeResponse)
   const base: PgBossJobOptions = { heartbeatSeconds: QUEUE_SETTINGS.heartbeatSeconds, ...jobOptions }
   const inserts = new GroupCommit<JobInsert>(async (jobs) => {
     await ensureQueue(boss, queue, deadLetterQueue)

@@ -1,5 +1,5 @@
 import { pendingTasks } from '../registry.ts'
-import { checkOptionsObject, checkTimeout, describeValue } from '../validate.ts'
+import { checkBoolean, checkOptionsObject, checkTimeout, describeValue } from '../validate.ts'
 import { formatNames, type ShutdownReport, stopAndDrain } from './drain.ts'
 import { type ShutdownServer, type StoppableServer, stoppable } from './server.ts'
 
@@ -91,7 +91,7 @@ export const gracefulShutdown = (server: ShutdownServer, options: GracefulShutdo
   if (log !== false && typeof log !== 'function') {
     throw new TypeError(`${API}: expected \`log\` to be a function or \`false\`, got ${describeValue(log)}`)
   }
-  if (typeof exit !== 'boolean') throw new TypeError(`${API}: expected \`exit\` to be a boolean, got ${describeValue(exit)}`)
+  checkBoolean(API, 'exit', exit)
   const proc = (globalThis as { process?: ProcessLike }).process as ProcessLike
   if (typeof proc?.on !== 'function' || typeof proc.exit !== 'function') {
     throw new Error(`${API}: there is no \`process\` global to listen for signals on; this helper is for Node, Bun and Deno 2`)
